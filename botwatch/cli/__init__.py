@@ -1,0 +1,23 @@
+"""The ``botwatch`` command line. Each command lives in its own module and registers on ``app``."""
+
+from __future__ import annotations
+
+__all__ = ["app", "main"]
+
+import typer
+
+app = typer.Typer(
+    name="botwatch",
+    help="Monitor and maintain fleets of chat bots.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Command modules register themselves on ``app`` when imported.
+from botwatch.cli import check, config_cmd  # noqa: E402,F401
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

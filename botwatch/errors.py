@@ -1,0 +1,67 @@
+"""The one tree of botwatch errors.
+
+Third-party errors (aiohttp, SQLAlchemy, psycopg, psutil, YAML) are mapped to these
+at the boundary, so callers and the CLI only ever handle ``BotwatchError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BotwatchError",
+    "ConfigError",
+    "ConfigIssue",
+    "ProbeError",
+    "ProbeTimeout",
+    "ProcessNotFound",
+    "StoreError",
+    "StoreUnavailable",
+]
+
+from dataclasses import dataclass
+
+
+class BotwatchError(Exception):
+    """Base class of every error botwatch raises on purpose."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem found in a config file: where it is and what is wrong."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ConfigError(BotwatchError):
+    """The config could not be loaded; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+class ProbeError(BotwatchError):
+    """A probe could not be built or run (bad target, missing driver)."""
+
+
+class ProbeTimeout(ProbeError):
+    """A probe did not finish within its hard timeout."""
+
+
+class ProcessNotFound(BotwatchError):
+    """No process matches how the bot's process is to be found."""
+
+
+class StoreError(BotwatchError):
+    """The store rejected an operation."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or written (locked, disk full, server down)."""

@@ -1,0 +1,201 @@
+"""HTTP probe: status, latency, body cap; health JSON with HEALTHY/DEGRADED/UNHEALTHY.
+
+A health endpoint that answers 200 with ``{"status": "DEGRADED"}`` is a warning, not
+ok: the bot runs but something it needs is not right. Components (``checks``,
+``components`` or ``services`` maps) are reported one by one.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HttpProbe"]
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from botwatch.http import HttpError, HttpTimeout
+from botwatch.probes.base import (
+    Item,
+    Outcome,
+    Probe,
+    ProbeContext,
+    Status,
+    check_settings,
+    register,
+)
+
+if TYPE_CHECKING:
+    from botwatch.config import BotConfig, LoadedConfig
+
+_WORDS = {
+    "healthy": Status.OK, "ok": Status.OK, "up": Status.OK, "pass": Status.OK, "green": Status.OK,
+    "degraded": Status.WARN, "warn": Status.WARN, "warning": Status.WARN, "yellow": Status.WARN,
+    "unhealthy": Status.CRIT, "down": Status.CRIT, "fail": Status.CRIT, "error": Status.CRIT,
+    "critical": Status.CRIT, "red": Status.CRIT,
+}  # fmt: skip
+_COMPONENT_KEYS = ("checks", "components", "services", "dependencies", "details")
+
+
+def word_status(value: Any) -> Status | None:
+    """``"DEGRADED"`` → WARN; booleans count too (``true`` is healthy)."""
+    if isinstance(value, bool):
+        return Status.OK if value else Status.CRIT
+    if isinstance(value, str):
+        return _WORDS.get(value.strip().lower())
+    if isinstance(value, dict):
+        for key in ("status", "state", "healthy", "ok"):
+            if key in value:
+                return word_status(value[key])
+    return None
+
+
+def _component_reason(value: Any) -> str:
+    if isinstance(value, dict):
+        for key in ("message", "error", "reason", "output", "detail"):
+            if isinstance(value.get(key), str):
+                return str(value[key])[:200]
+        latency = value.get("latency_ms", value.get("response_time_ms"))
+        if isinstance(latency, int | float):
+            return f"{latency:g} ms"
+    return ""
+
+
+@register
+class HttpProbe(Probe):
+    """GET a URL; judge the status code and, for JSON bodies, the health document."""
+
+    kind = "http"
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        expect_status: Sequence[int] = (200,),
+        max_body: int = 1_000_000,
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(**kw)
+        self.url = url
+        self.expect_status = tuple(expect_status)
+        self.max_body = max_body
+        self.headers = headers or None
+
+    @property
+    def target(self) -> str:
+        """The URL checked."""
+        return self.url
+
+    @classmethod
+    def from_bot(cls, bot: str, spec: BotConfig, loaded: LoadedConfig) -> Sequence[Probe]:
+        """The bot's ``health`` endpoint, if it has one."""
+        if spec.health is None:
+            return ()
+        enabled, interval, timeout = check_settings(
+            bot, spec, loaded.config.defaults, "health", spec.health.timeout
+        )
+        if not enabled:
+            return ()
+        return [
+            cls(
+                bot=bot,
+                name="health",
+                url=spec.health.url,
+                interval=interval,
+                timeout=timeout,
+                expect_status=spec.health.expect_status,
+                headers=dict(spec.health.headers),
+                max_body=spec.health.max_body or loaded.config.defaults.max_body,
+            )
+        ]
+
+    async def check(self, ctx: ProbeContext) -> Outcome:
+        """One GET, judged."""
+        try:
+            resp = await ctx.http.get(
+                self.url, timeout=self.timeout, max_body=self.max_body, headers=self.headers
+            )
+        except HttpTimeout as e:
+            return Outcome(Status.CRIT, str(e), values={"http_up": 0})
+        except HttpError as e:
+            return Outcome(Status.CRIT, str(e), values={"http_up": 0})
+        values: dict[str, float] = {
+            "http_up": 1,
+            "http_status_code": resp.status,
+            "http_response_seconds": resp.elapsed,
+            "http_response_bytes": len(resp.body),
+        }
+        details: dict[str, Any] = {"status_code": resp.status, "bytes": len(resp.body)}
+        if resp.truncated:
+            details["truncated"] = True
+        code_ok = resp.status in self.expect_status
+        reason = f"HTTP {resp.status}"
+        status = Status.OK if code_ok else Status.CRIT
+        if not code_ok:
+            reason = f"HTTP {resp.status} {resp.reason}".strip() + f" (expected {self._expected()})"
+
+        doc = self._json(resp.body, resp.content_type, resp.truncated)
+        items: list[Item] = []
+        if isinstance(doc, dict):
+            overall = word_status(doc)
+            version = doc.get("version")
+            if isinstance(version, str | int | float):
+                details["version"] = str(version)
+            items = self._components(doc)
+            if overall is not None:
+                values["health_status"] = float(overall)
+                word = str(doc.get("status", doc.get("state", ""))) or overall.label
+                # The document's own verdict wins over the code only when it is worse
+                # (a 200 saying UNHEALTHY is critical; a 503 saying healthy is still 503).
+                if code_ok:
+                    status = overall
+                    reason = f"HTTP {resp.status}, status {word}"
+                else:
+                    reason += f", status {word}"
+            elif code_ok and items:
+                status = Status.worst(i.status for i in items)
+            if code_ok and overall is Status.OK and items:
+                worst = Status.worst(i.status for i in items)
+                if worst is not Status.OK:
+                    status = Status.WARN
+            bad = [i for i in items if i.status is not Status.OK]
+            if bad:
+                reason += "; " + ", ".join(f"{i.name} {i.status.label}" for i in bad[:3])
+        elif resp.truncated and code_ok:
+            status = Status.WARN
+            reason += f", body larger than {self.max_body} bytes (cut off)"
+        elif code_ok and "json" in resp.content_type:
+            status = Status.WARN
+            reason += ", body is not valid JSON"
+        details["latency_ms"] = round(resp.elapsed * 1000, 1)
+        return Outcome(status, reason, details=details, values=values, items=items)
+
+    def _expected(self) -> str:
+        return "/".join(str(c) for c in self.expect_status)
+
+    @staticmethod
+    def _json(body: bytes, content_type: str, truncated: bool) -> Any:
+        if truncated or not body:
+            return None
+        head = body.lstrip()[:1]
+        if "json" not in content_type and head not in (b"{", b"["):
+            return None
+        try:
+            import json
+
+            return json.loads(body)
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _components(doc: dict[str, Any]) -> list[Item]:
+        for key in _COMPONENT_KEYS:
+            comps = doc.get(key)
+            if isinstance(comps, dict):
+                out = []
+                for name, value in comps.items():
+                    st = word_status(value)
+                    if st is not None:
+                        out.append(Item(str(name), st, _component_reason(value)))
+                if out:
+                    return out
+        return []
