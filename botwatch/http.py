@@ -11,6 +11,7 @@ __all__ = ["HttpClient", "HttpError", "HttpResponse", "HttpTimeout"]
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,6 +54,31 @@ class HttpResponse:
     def json(self) -> Any:
         """The body parsed as JSON; raises ``ValueError`` when it is not JSON."""
         return json.loads(self.body)
+
+
+async def _read_up_to(stream: aiohttp.StreamReader, n: int) -> bytes:
+    """Up to ``n`` bytes, fewer only at the end of the body.
+
+    ``StreamReader.read(n)`` returns what is buffered (often one chunk), not ``n`` bytes.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size < n:
+        chunk = await stream.read(n - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _connect_reason(e: aiohttp.ClientConnectorError) -> str:
+    err = e.os_error
+    why = err.strerror or str(e)
+    if err.errno and why.startswith("Connect call failed"):
+        # asyncio words every failed connect the same way; the errno says what happened.
+        why = os.strerror(err.errno)
+    return why
 
 
 class HttpClient:
@@ -99,7 +125,7 @@ class HttpClient:
                 async with self.session.request(
                     method, url, headers=headers, json=json_body, data=data, allow_redirects=True
                 ) as resp:
-                    body = await resp.content.read(max_body + 1)
+                    body = await _read_up_to(resp.content, max_body + 1)
                     truncated = len(body) > max_body
                     return HttpResponse(
                         status=resp.status,
@@ -112,7 +138,7 @@ class HttpClient:
         except TimeoutError:
             raise HttpTimeout(f"no response within {timeout:g}s") from None
         except aiohttp.ClientConnectorError as e:
-            raise HttpError(f"cannot connect: {e.os_error.strerror or e}") from None
+            raise HttpError(f"cannot connect: {_connect_reason(e)}") from None
         except aiohttp.ServerDisconnectedError:
             raise HttpError("server closed the connection without a response") from None
         except aiohttp.ClientPayloadError as e:

@@ -1,0 +1,192 @@
+"""``botwatch run``: probes and the sampler on schedule, results into the store.
+
+The monitor is assembled from small parts that each do one step per ``tick()``: the
+probe scheduler, the process sampler, and store upkeep (rollups, retention). Tests call
+``tick()`` directly; ``run()`` is the loop around it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Monitor", "run_monitor"]
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+from botwatch.clock import Clock, SystemClock
+from botwatch.config import LoadedConfig
+from botwatch.monitor.sampling import SamplerLoop
+from botwatch.monitor.scheduler import ProbeScheduler
+from botwatch.probes import Probe, ProbeContext, ProbeResult, Status, build_probes
+from botwatch.series import Event
+from botwatch.store import ProbeResultRow, Store
+
+log = logging.getLogger("botwatch.monitor")
+
+ROLLUP_EVERY = 60.0
+RETENTION_EVERY = 3600.0
+
+
+class Monitor:
+    """The long-running service for one config: schedule, sample, store, upkeep."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        store: Store,
+        *,
+        ctx: ProbeContext | None = None,
+        clock: Clock | None = None,
+        probes: Sequence[Probe] | None = None,
+        concurrency: int = 100,
+    ) -> None:
+        self.loaded = loaded
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.ctx = ctx or ProbeContext(clock=self.clock)
+        self.probes = list(probes) if probes is not None else build_probes(loaded)
+        self.scheduler = ProbeScheduler(
+            self.probes,
+            self.ctx,
+            self.handle_result,
+            clock=self.clock,
+            concurrency=concurrency,
+            jitter=loaded.config.defaults.jitter,
+        )
+        self.sampler = SamplerLoop(loaded, self.ctx, clock=self.clock)
+        self.last_status: dict[tuple[str, str], Status] = {}
+        self._next_upkeep = {"rollup": 0.0, "retention": 0.0}
+        self._store_was_healthy = True
+
+    def handle_result(self, r: ProbeResult) -> None:
+        """Record one probe result: samples, the result row, and a state-change event."""
+        events: list[Event] = []
+        key = (r.bot, r.check)
+        before = self.last_status.get(key)
+        if before is not r.status:
+            self.last_status[key] = r.status
+            was = before.label if before is not None else "new"
+            level = logging.INFO if r.status in (Status.OK, Status.WARN) else logging.WARNING
+            log.log(level, "%s/%s %s → %s: %s", r.bot, r.check, was, r.status.label, r.reason)
+            events.append(
+                Event(
+                    "probe_state",
+                    r.ts,
+                    r.bot,
+                    f"{r.check} {was} → {r.status.label}: {r.reason}",
+                    {"check": r.check, "kind": r.kind, "from": was, "to": r.status.label},
+                )
+            )
+        row = ProbeResultRow(
+            ts=r.ts,
+            bot=r.bot,
+            check=r.check,
+            kind=r.kind,
+            status=int(r.status),
+            latency=r.latency,
+            reason=r.reason,
+            details=_jsonable(r.details),
+        )
+        self.store.write(samples=r.samples, events=events, probe_results=[row])
+
+    async def tick(self) -> None:
+        """One step: start due probes, sample due processes, run due store upkeep."""
+        self.scheduler.tick()
+        samples = await self.sampler.tick()
+        if samples:
+            self.store.write(samples=samples)
+        await self._upkeep()
+        self._watch_store()
+
+    async def _upkeep(self) -> None:
+        now = self.clock.monotonic()
+        if now >= self._next_upkeep["rollup"]:
+            self._next_upkeep["rollup"] = now + ROLLUP_EVERY
+            await self._guard("rollup", self.store.aio.rollup)
+        if now >= self._next_upkeep["retention"]:
+            self._next_upkeep["retention"] = now + RETENTION_EVERY
+            await self._guard("retention", self.store.aio.retention)
+
+    async def _guard(self, what: str, fn: Any) -> None:
+        try:
+            await fn()
+        except Exception as e:
+            log.warning("store %s failed: %s", what, e)
+
+    def _watch_store(self) -> None:
+        healthy = self.store.healthy
+        if healthy != self._store_was_healthy:
+            self._store_was_healthy = healthy
+            if healthy:
+                log.warning("store is writable again; buffered results are being written")
+            else:
+                log.error(
+                    "store cannot be written (%s); buffering %d items in memory",
+                    self.store.last_error,
+                    self.store.pending,
+                )
+
+    def next_wake(self) -> float:
+        """Seconds until something is due."""
+        return min(self.scheduler.due_in(), self.sampler.due_in(), 1.0)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until ``stop`` is set, then drain probes and flush the store."""
+        log.info(
+            "monitoring %d bot(s) with %d check(s); storage %s",
+            len(self.loaded.config.bots),
+            len(self.probes),
+            _safe_url(self.loaded.storage_url),
+        )
+        while not stop.is_set():
+            await self.tick()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(self.next_wake(), 0.001))
+        log.info("stopping: waiting for %d running check(s)", self.scheduler.running)
+        await self.scheduler.drain(
+            timeout=max(p.timeout for p in self.probes) if self.probes else 0
+        )
+
+    async def close(self) -> None:
+        """Release the probe context."""
+        await self.ctx.close()
+
+
+def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return dict(json.loads(json.dumps(details, default=str)))
+
+
+def _safe_url(url: str) -> str:
+    from botwatch.config.loader import redact_text
+
+    return redact_text(url)
+
+
+async def run_monitor(
+    loaded: LoadedConfig, *, stop: asyncio.Event | None = None, install_signals: bool = True
+) -> None:
+    """Run the monitor for ``loaded`` until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if install_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            # Not possible off the main thread (e.g. inside tests); the caller stops us then.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+    store = await asyncio.to_thread(Store.open, loaded.storage_url)
+    monitor = Monitor(loaded, store)
+    try:
+        await store.start()
+        await monitor.run(stop)
+    finally:
+        await monitor.close()
+        await store.close()
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info("stopped; %d check(s) run", monitor.scheduler.completed)

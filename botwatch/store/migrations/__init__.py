@@ -1,0 +1,1 @@
+"""Alembic migrations of the botwatch store (run by ``botwatch.store.migrate``)."""

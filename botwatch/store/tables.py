@@ -1,0 +1,150 @@
+"""The store's tables, as SQLAlchemy Core metadata.
+
+The Alembic revisions in ``migrations/versions`` create exactly these; a test checks
+that the migrated schema and this metadata agree, so queries can trust them.
+
+Time is ``float`` epoch seconds everywhere (``Double``), matching ``Sample.ts``; rollup
+buckets are whole seconds (``BigInteger``) aligned to their width, so a bucket is an
+exact key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MetaKey",
+    "events",
+    "meta",
+    "metadata",
+    "probe_results",
+    "samples",
+    "samples_1h",
+    "samples_1m",
+    "series",
+]
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+# Stable constraint names make later migrations (and SQLite batch mode) predictable.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# JSONB on PostgreSQL so later work can index and query into labels and details.
+Json = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only autoincrements an INTEGER PRIMARY KEY (the rowid alias), not BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+series = Table(
+    "series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    # Canonical sorted JSON of the labels (botwatch.series.labels_key): the identity.
+    Column("labels_key", Text, nullable=False),
+    Column("labels", Json, nullable=False),
+    UniqueConstraint("name", "labels_key"),
+)
+
+# No foreign key to series on the sample tables: ids only ever come from the store's own
+# series lookup, and a per-row FK check would tax the hottest insert path.
+# One value per (series, ts): a re-sent sample (an agent retrying a batch) overwrites
+# itself instead of doubling, and the primary key doubles as the (series_id, ts) index.
+samples = Table(
+    "samples",
+    metadata,
+    Column("series_id", Integer, primary_key=True),
+    Column("ts", Double, primary_key=True),
+    Column("value", Double, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+def _rollup_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("series_id", Integer, primary_key=True),
+        # Start of the bucket, epoch seconds, a multiple of the bucket width.
+        Column("bucket", BigInteger, primary_key=True),
+        Column("count", BigInteger, nullable=False),
+        Column("sum", Double, nullable=False),
+        Column("min", Double, nullable=False),
+        Column("max", Double, nullable=False),
+        # The latest value in the bucket: what a counter or gauge read at its end.
+        Column("last", Double, nullable=False),
+        sqlite_with_rowid=False,
+    )
+
+
+samples_1m = _rollup_table("samples_1m")
+samples_1h = _rollup_table("samples_1h")
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ts", Double, nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("bot", String(200), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("data", Json, nullable=False),
+    Index(None, "ts"),
+    Index(None, "kind", "ts"),
+)
+
+probe_results = Table(
+    "probe_results",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ts", Double, nullable=False),
+    Column("bot", String(200), nullable=False),
+    Column("check", String(200), nullable=False),
+    Column("kind", String(100), nullable=False),
+    # 0 ok, 1 warn, 2 crit, 3 unknown (the Nagios convention operators already know).
+    Column("status", SmallInteger, nullable=False),
+    Column("latency", Double, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("details", Json, nullable=False),
+    Index(None, "ts"),
+    Index(None, "bot", "check", "ts"),
+)
+
+# Small key/number table for the rollup and retention watermarks.
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Double, nullable=True),
+)
+
+
+class MetaKey:
+    """Keys of the ``meta`` rows; every one is created (NULL) by the first migration."""
+
+    WM_1M = "rollup.1m.watermark"  # every raw sample before it is folded into 1m
+    DIRTY_1M = "rollup.1m.dirty"  # earliest raw ts written since the last 1m fold
+    WM_1H = "rollup.1h.watermark"
+    DIRTY_1H = "rollup.1h.dirty"
+    FLOOR_RAW = "retention.raw.floor"  # raw samples before it have been deleted
+    FLOOR_1M = "retention.1m.floor"
+
+    ALL = (WM_1M, DIRTY_1M, WM_1H, DIRTY_1H, FLOOR_RAW, FLOOR_1M)

@@ -1,0 +1,189 @@
+"""The monitor end to end: real HTTP endpoints, a real SQLite store, stepped by tick()."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from botwatch.clock import ManualClock
+from botwatch.config import LoadedConfig, load_config
+from botwatch.monitor import Monitor
+from botwatch.probes import ProbeContext
+from botwatch.store import Store
+
+
+class Health:
+    """A bot's health endpoint whose answer the test controls."""
+
+    def __init__(self) -> None:
+        self.status = "HEALTHY"
+        self.code = 200
+
+    async def handle(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": self.status, "version": "1.2.3"}, status=self.code)
+
+
+@pytest.fixture
+async def health() -> AsyncIterator[tuple[Health, int]]:
+    h = Health()
+    app = web.Application()
+    app.router.add_get("/health/json", h.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield h, port
+    await runner.cleanup()
+
+
+def write_config(tmp_path: Path, port: int) -> LoadedConfig:
+    cfg = tmp_path / "botwatch.yml"
+    cfg.write_text(
+        f"""
+storage: sqlite:///data/bw.db
+defaults: {{interval: 10s, timeout: 2s, sample_interval: 15s}}
+bots:
+  alpha:
+    health: http://127.0.0.1:{port}/health/json
+    ports: [{port}]
+"""
+    )
+    return load_config(cfg, env={})
+
+
+@pytest.fixture
+async def monitor(
+    tmp_path: Path, health: tuple[Health, int]
+) -> AsyncIterator[tuple[Monitor, ManualClock, Health]]:
+    loaded = write_config(tmp_path, health[1])
+    clock = ManualClock(start=time.time())
+    store = Store.open(
+        loaded.storage_url, clock=clock, busy_timeout=0.1, retry_initial=0.01, retry_max=0.05
+    )
+    await store.start()
+    ctx = ProbeContext(clock=clock)
+    m = Monitor(loaded, store, ctx=ctx, clock=clock)
+    yield m, clock, health[0]
+    await m.close()
+    await store.close()
+
+
+def health_port(m: Monitor) -> int:
+    spec = m.loaded.config.bots["alpha"]
+    return int(spec.ports[0])
+
+
+async def step(m: Monitor, clock: ManualClock, seconds: float) -> None:
+    clock.advance(seconds)
+    await m.tick()
+    await m.scheduler.drain()
+
+
+async def test_results_samples_and_state_changes_reach_the_store(
+    monitor: tuple[Monitor, ManualClock, Health],
+) -> None:
+    m, clock, health = monitor
+    await step(m, clock, 1)
+    await m.store.flush()
+    rows = m.store.probe_results(0, clock.time() + 1)
+    checks = {r.check for r in rows}
+    assert {"health", f"port:{health_port(m)}", "disk"} <= checks
+    health_rows = [r for r in rows if r.check == "health"]
+    assert health_rows[0].status == 0 and health_rows[0].reason == "HTTP 200, status HEALTHY"
+    assert health_rows[0].details["version"] == "1.2.3"
+    (code,) = m.store.latest("http_status_code", {"bot": "alpha"})
+    assert code.value == 200
+
+    health.status, health.code = "UNHEALTHY", 503
+    await step(m, clock, 10.5)
+    await m.store.flush()
+    (code,) = m.store.latest("http_status_code", {"bot": "alpha"})
+    assert code.value == 503
+    changes = [e for e in m.store.events(0, clock.time() + 1, kind="probe_state")]
+    messages = [e.message for e in changes]
+    assert any(msg.startswith("health new → ok") for msg in messages)
+    assert any(msg.startswith("health ok → crit: HTTP 503") for msg in messages)
+
+    # No change, no new event.
+    await step(m, clock, 10.5)
+    await m.store.flush()
+    assert len(m.store.events(0, clock.time() + 1, kind="probe_state")) == len(changes)
+
+
+async def test_store_locked_keeps_probing_and_loses_nothing(
+    monitor: tuple[Monitor, ManualClock, Health], caplog: pytest.LogCaptureFixture
+) -> None:
+    m, clock, _ = monitor
+    await step(m, clock, 1)
+    await m.store.flush()
+    db = m.loaded.storage_url.removeprefix("sqlite:///")
+    locker = sqlite3.connect(db, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        caplog.set_level(logging.ERROR, "botwatch.monitor")
+        for _ in range(5):
+            await step(m, clock, 10.5)
+            await asyncio.sleep(0.05)  # let the writer try (and fail) in between
+        # The writer notices the lock when its next batch times out.
+        for _ in range(200):
+            if not m.store.healthy:
+                break
+            await asyncio.sleep(0.05)
+        await m.tick()
+        assert not m.store.healthy
+        assert m.store.pending > 0
+        assert "store cannot be written" in caplog.text
+    finally:
+        locker.rollback()
+        locker.close()
+    await m.store.flush(timeout=30)
+    await m.tick()
+    assert m.store.healthy
+    rows = m.store.probe_results(0, clock.time() + 1, check="health")
+    assert len(rows) == 6  # every run while locked landed once the lock was gone
+
+
+def test_botwatch_run_stops_cleanly_on_sigterm(tmp_path: Path, free_port: int) -> None:
+    loaded = write_config(tmp_path, free_port)  # nothing listens: checks fail, run goes on
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "botwatch", "run", "-c", str(loaded.path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        db = Path(loaded.storage_url.removeprefix("sqlite:///"))
+        deadline = time.monotonic() + 60
+        rows = 0
+        while time.monotonic() < deadline and rows == 0:
+            time.sleep(0.2)
+            if db.exists():
+                with sqlite3.connect(db) as c:
+                    try:
+                        rows = c.execute("select count(*) from probe_results").fetchone()[0]
+                    except sqlite3.OperationalError:
+                        rows = 0
+        assert rows > 0, "the monitor wrote no probe result"
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "monitoring 1 bot(s) with 3 check(s)" in err
+    assert "stopped;" in err
+    assert "ok → crit" in err or "new → crit" in err
