@@ -15,14 +15,17 @@ from botwatch.errors import BotwatchError
 
 
 def setup_logging(level: str) -> None:
-    """Log to stderr through Rich; library chatter stays at WARNING."""
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(message)s",
-        datefmt="[%Y-%m-%d %H:%M:%S]",
-        handlers=[RichHandler(console=err_console, show_path=False, markup=False)],
-        force=True,
-    )
+    """Log to stderr: through Rich on a terminal, one plain line per record otherwise."""
+    handler: logging.Handler
+    if err_console.is_terminal:
+        handler = RichHandler(console=err_console, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s", datefmt="[%Y-%m-%d %H:%M:%S]"))
+    else:
+        # Files and journald want whole lines, not a table wrapped at 80 columns.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # Library chatter stays at WARNING; botwatch's own loggers follow --log-level.
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("botwatch").setLevel(level.upper())
 
 

@@ -88,7 +88,7 @@ class Monitor:
             status=int(r.status),
             latency=r.latency,
             reason=r.reason,
-            details=_jsonable(r.details),
+            details=r.details,
         )
         self.store.write(samples=r.samples, events=events, probe_results=[row])
 
@@ -153,12 +153,6 @@ class Monitor:
     async def close(self) -> None:
         """Release the probe context."""
         await self.ctx.close()
-
-
-def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    return dict(json.loads(json.dumps(details, default=str)))
 
 
 def _safe_url(url: str) -> str:

@@ -1,9 +1,11 @@
 """Process probe: is the bot's process alive, how big is it, and has it restarted?
 
 The process is found as ``botwatch.sampler.find_process`` finds it (pidfile, command-line
-pattern, or the ``run`` command) and measured with the sampler, so the probe reports the
-same ``process_*`` values the sampler records. A restart shows up as a new pid or start
-time between two runs; the probe counts them in ``process_restarts_total``.
+pattern, or the ``run`` command) and measured with the sampler, so its report shows the
+same figures the sampler records. The resource series themselves (``process_rss_bytes``
+and the rest, labelled ``{bot}``) are written by the sampler alone, so each has exactly
+one source; the probe writes liveness. A restart shows up as a new pid or start time
+between two runs; the probe counts them in ``process_restarts_total``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from botwatch.sampler import (
     find_process,
     is_alive,
     locator,
-    sample_values,
 )
 
 if TYPE_CHECKING:
@@ -157,7 +158,6 @@ class ProcessProbe(Probe):
             "process_up": 1,
             "process_pid": s.pid,
             "process_restarts_total": restarts,
-            **sample_values(s),
         }
         return Outcome(status, reason, details=details, values=values)
 

@@ -97,6 +97,9 @@ def write_batch(
         for key, s in zip(keys, batch.samples, strict=True):
             sid = known[key] if key in known else new[key]
             values[(sid, s.ts)] = s.value
+        # Mark first: rollup and retention lock the meta rows before touching samples,
+        # so taking them in the same order means a writer and a fold never deadlock.
+        _mark_dirty(conn, min(ts for _, ts in values))
         ins = _insert(conn, samples)
         upsert = ins.on_conflict_do_update(
             index_elements=["series_id", "ts"], set_={"value": ins.excluded.value}
@@ -104,7 +107,6 @@ def write_batch(
         conn.execute(
             upsert, [{"series_id": k[0], "ts": k[1], "value": v} for k, v in values.items()]
         )
-        _mark_dirty(conn, min(ts for _, ts in values))
     if batch.events:
         conn.execute(insert(events), [_event_row(e) for e in batch.events])
     if batch.probe_results:

@@ -37,7 +37,7 @@ from botwatch.store.functions import (
     quantile,
 )
 from botwatch.store.records import Point, ProbeResultRow, SeriesInfo, SeriesRange
-from botwatch.store.rollup import HOUR, MINUTE, read_meta
+from botwatch.store.rollup import HOUR, MINUTE, read_meta, whole
 from botwatch.store.tables import (
     MetaKey,
     events,
@@ -178,7 +178,11 @@ def _scan(
                         tab.c.max,
                         tab.c.last,
                     )
-                    .where(tab.c.series_id.in_(chunk), tab.c.bucket >= lo, tab.c.bucket < hi)
+                    .where(
+                        tab.c.series_id.in_(chunk),
+                        tab.c.bucket >= whole(lo),
+                        tab.c.bucket < whole(hi),
+                    )
                     .order_by(tab.c.series_id, tab.c.bucket)
                 )
                 for sid, b, c, s, mn, mx, last in conn.execute(q):

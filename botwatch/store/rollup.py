@@ -13,7 +13,7 @@ and a fold clearing the mark are serialized; SQLite serializes all writers anywa
 
 from __future__ import annotations
 
-__all__ = ["bucket_start", "every_series", "read_meta", "retention", "rollup"]
+__all__ = ["bucket_start", "every_series", "read_meta", "retention", "rollup", "whole"]
 
 import math
 from typing import Any
@@ -51,10 +51,11 @@ from botwatch.store.tables import (
 
 MINUTE = 60
 HOUR = 3600
-# Raw rows folded per transaction: an hour of a 2,000-series fleet sampled every 15 s
-# is ~500k rows. 1m rows: a day of the same fleet is ~3M rows.
-_CHUNK_1M = 6 * HOUR
-_CHUNK_1H = 1 * 86_400
+# Time folded per transaction, so catching up on a backlog never holds the write lock
+# (which writers wait for) for long: an hour of raw samples of a 2,000-series fleet
+# sampled every 15 s is ~500k rows; six hours of its 1m rows are ~700k.
+_CHUNK_1M = 1 * HOUR
+_CHUNK_1H = 6 * HOUR
 
 
 class bucket_start(FunctionElement[int]):
@@ -112,9 +113,20 @@ def every_series(conn: Connection, col: ColumnElement[int]) -> ColumnElement[boo
     return col.in_(select(series.c.id))
 
 
+def whole(t: float) -> int:
+    """A time bound for the integer ``bucket`` column (``bucket >= t`` iff ``>= whole(t)``).
+
+    On PostgreSQL, comparing the BIGINT column with a float parameter would cast the
+    column instead, and the primary key could no longer bound the scan.
+    """
+    return math.ceil(t)
+
+
 def _fold(conn: Connection, src: Table, dst: Table, width: int, lo: float, hi: float) -> int:
     """Recompute ``dst`` buckets in ``[lo, hi)`` from ``src``; return rows written."""
     raw = src is samples
+    if not raw:
+        lo, hi = whole(lo), whole(hi)
     t = src.c.ts if raw else src.c.bucket
     b = _bucket(t, width)
     grouped = (
@@ -148,7 +160,9 @@ def _fold(conn: Connection, src: Table, dst: Table, width: int, lo: float, hi: f
     )
     conn.execute(
         delete(dst).where(
-            every_series(conn, dst.c.series_id), dst.c.bucket >= lo, dst.c.bucket < hi
+            every_series(conn, dst.c.series_id),
+            dst.c.bucket >= whole(lo),
+            dst.c.bucket < whole(hi),
         )
     )
     cols = ["series_id", "bucket", "count", "sum", "min", "max", "last"]
@@ -295,5 +309,6 @@ def _cutoff(by_age: float, watermark: float | None, width: int) -> float | None:
 
 
 def _delete_before(conn: Connection, table: Table, col: Any, cut: float) -> int:
-    result = conn.execute(delete(table).where(every_series(conn, table.c.series_id), col < cut))
+    bound = whole(cut) if table is not samples else cut
+    result = conn.execute(delete(table).where(every_series(conn, table.c.series_id), col < bound))
     return max(0, result.rowcount)
