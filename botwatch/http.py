@@ -101,7 +101,11 @@ class HttpClient:
         """The underlying session, created lazily inside the running loop."""
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, headers=self._headers)
+            # No aiohttp timeouts: every request is bounded by asyncio.timeout (ours or the
+            # caller's), and each extra timer costs the event loop at thousands of checks/s.
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers=self._headers, timeout=aiohttp.ClientTimeout()
+            )
         return self._session
 
     async def request(
@@ -109,7 +113,7 @@ class HttpClient:
         method: str,
         url: str,
         *,
-        timeout: float,
+        timeout: float | None,
         max_body: int = 1_000_000,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
@@ -117,6 +121,8 @@ class HttpClient:
     ) -> HttpResponse:
         """Send one request and read the response, never taking longer than ``timeout``.
 
+        ``timeout=None`` means the caller already bounds this call (a probe inside
+        ``Probe.run``); it must be said explicitly so no request is left unbounded.
         Raises ``HttpTimeout`` or ``HttpError`` with a one-line reason a person can act on.
         """
         start = time.perf_counter()
@@ -136,6 +142,8 @@ class HttpClient:
                         elapsed=time.perf_counter() - start,
                     )
         except TimeoutError:
+            if timeout is None:
+                raise  # the caller's deadline: let its own handler report it
             raise HttpTimeout(f"no response within {timeout:g}s") from None
         except aiohttp.ClientConnectorError as e:
             raise HttpError(f"cannot connect: {_connect_reason(e)}") from None
@@ -154,7 +162,7 @@ class HttpClient:
         self,
         url: str,
         *,
-        timeout: float,
+        timeout: float | None,
         max_body: int = 1_000_000,
         headers: Mapping[str, str] | None = None,
     ) -> HttpResponse:

@@ -61,14 +61,20 @@ def normalize_url(url: str) -> URL:
     )
 
 
-def _json_dumps(obj: Any) -> str:
+def json_dumps(obj: Any) -> str:
     """JSON for labels, event data and probe details that both databases accept.
 
     Unknown objects become strings rather than failing a whole batch; NUL characters
     (which PostgreSQL rejects in text and JSON) become U+FFFD; NaN and infinities,
     which are not JSON, become null.
     """
-    text = json.dumps(_finite(obj), default=str, separators=(",", ":"), ensure_ascii=False)
+    try:
+        # Fast path: most documents hold no NaN/inf, so skip the walk that replaces them.
+        text = json.dumps(
+            obj, default=str, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except ValueError:
+        text = json.dumps(_finite(obj), default=str, separators=(",", ":"), ensure_ascii=False)
     return text.replace("\\u0000", "\ufffd") if "\\u0000" in text else text
 
 
@@ -110,7 +116,7 @@ def make_engines(url: URL, *, busy_timeout: float) -> Engines:
         connect_args["connect_timeout"] = 10
     common: dict[str, Any] = {
         "pool_pre_ping": True,  # a restarted server leaves dead pooled connections
-        "json_serializer": _json_dumps,
+        "json_serializer": json_dumps,
         "connect_args": connect_args,
     }
     write = create_engine(url, pool_size=2, max_overflow=2, **common)
@@ -131,7 +137,7 @@ def make_engines(url: URL, *, busy_timeout: float) -> Engines:
 def _sqlite_engine(url: URL, *, busy_timeout: float, begin: str) -> Engine:
     engine = create_engine(
         url,
-        json_serializer=_json_dumps,
+        json_serializer=json_dumps,
         connect_args={"check_same_thread": False, "timeout": busy_timeout},
         pool_size=5,
         max_overflow=5,

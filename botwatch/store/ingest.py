@@ -7,21 +7,34 @@ never leaves ids behind that do not exist).
 
 from __future__ import annotations
 
-__all__ = ["Batch", "SeriesKey", "items", "single", "write_batch"]
+__all__ = ["Batch", "SeriesKey", "items", "series_key", "single", "write_batch"]
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, case, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from botwatch.errors import StoreError
 from botwatch.series import Event, Sample, labels_key
+from botwatch.store.engine import json_dumps
 from botwatch.store.records import ProbeResultRow
 from botwatch.store.tables import MetaKey, events, meta, probe_results, samples, series
 
-SeriesKey = tuple[str, str]
-"""(name, labels_key): a series' identity."""
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
+"""(name, sorted label pairs): a series' identity in memory.
+
+Sorted pairs, not the canonical JSON ``labels_key`` stored in the table: building a
+tuple is several times cheaper than ``json.dumps`` and this runs for every sample.
+The JSON form is computed only for series not seen before.
+"""
+
+
+def series_key(name: str, labels: Mapping[str, str]) -> SeriesKey:
+    """The in-memory identity of the series ``name{labels}``."""
+    return (name, tuple(sorted(labels.items())))
+
 
 _IN_CHUNK = 500  # ids per IN (...) list; well under every driver's parameter limit
 
@@ -57,17 +70,17 @@ def _series_ids(
     new: dict[SeriesKey, int],
 ) -> None:
     """Find or create the series in ``wanted`` that ``known`` lacks; put them in ``new``."""
-    missing = sorted(k for k in wanted if k not in known)
+    # Sorted by the stored identity, so concurrent writers (several servers on one
+    # PostgreSQL) take the unique index locks in the same order and cannot deadlock.
+    missing = sorted(((k[0], labels_key(wanted[k])), k) for k in wanted if k not in known)
     if not missing:
         return
-    # Sorted, so concurrent writers (several servers on one PostgreSQL) take the unique
-    # index locks in the same order and cannot deadlock.
     stmt = _insert(conn, series).on_conflict_do_nothing(index_elements=["name", "labels_key"])
     conn.execute(
         stmt,
-        [{"name": _clean(n), "labels_key": lk, "labels": wanted[(n, lk)]} for n, lk in missing],
+        [{"name": _clean(n), "labels_key": lk, "labels": wanted[k]} for (n, lk), k in missing],
     )
-    names = sorted({n for n, _ in missing})
+    names = sorted({n for (n, _), _ in missing})
     for i in range(0, len(names), _IN_CHUNK):
         rows = conn.execute(
             select(series.c.id, series.c.name, series.c.labels_key).where(
@@ -75,10 +88,10 @@ def _series_ids(
             )
         )
         by_clean = {(name, lk): sid for sid, name, lk in rows}
-        for n, lk in missing:
+        for (n, lk), k in missing:
             sid = by_clean.get((_clean(n), lk))
             if sid is not None:
-                new[(n, lk)] = sid
+                new[k] = sid
 
 
 def write_batch(
@@ -87,31 +100,76 @@ def write_batch(
     """Write ``batch`` inside the caller's transaction; return newly seen series ids."""
     new: dict[SeriesKey, int] = {}
     if batch.samples:
-        keys = [(s.name, labels_key(s.labels)) for s in batch.samples]
-        wanted = {k: s.labels for k, s in zip(keys, batch.samples, strict=True)}
+        # Samples of one probe run share one labels dict: key each dict once per batch.
+        by_labels: dict[int, tuple[tuple[str, str], ...]] = {}
+        keys: list[SeriesKey] = []
+        for smp in batch.samples:
+            pairs = by_labels.get(id(smp.labels))
+            if pairs is None:
+                pairs = by_labels[id(smp.labels)] = tuple(sorted(smp.labels.items()))
+            keys.append((smp.name, pairs))
+        wanted = {k: smp.labels for k, smp in zip(keys, batch.samples, strict=True)}
         _series_ids(conn, wanted, known, new)
-        # One value per (series, ts), the last one written wins: the same rule the
-        # ON CONFLICT below applies across batches, applied within this one (a single
-        # PostgreSQL statement may not update the same row twice).
-        values: dict[tuple[int, float], float] = {}
-        for key, s in zip(keys, batch.samples, strict=True):
-            sid = known[key] if key in known else new[key]
-            values[(sid, s.ts)] = s.value
+        ids = {**known, **new} if new else known
+        # Rows go to the driver's executemany, which runs the upsert once per row in
+        # order, so a repeated (series, ts) within a batch resolves as across batches:
+        # the last value written wins.
+        rows = [(ids[k], smp.ts, smp.value) for k, smp in zip(keys, batch.samples, strict=True)]
         # Mark first: rollup and retention lock the meta rows before touching samples,
         # so taking them in the same order means a writer and a fold never deadlock.
-        _mark_dirty(conn, min(ts for _, ts in values))
-        ins = _insert(conn, samples)
-        upsert = ins.on_conflict_do_update(
-            index_elements=["series_id", "ts"], set_={"value": ins.excluded.value}
-        )
-        conn.execute(
-            upsert, [{"series_id": k[0], "ts": k[1], "value": v} for k, v in values.items()]
-        )
+        _mark_dirty(conn, min(r[1] for r in rows))
+        _driver_many(conn, "samples", _samples_upsert, ("series_id", "ts", "value"), rows)
     if batch.events:
         conn.execute(insert(events), [_event_row(e) for e in batch.events])
     if batch.probe_results:
-        conn.execute(insert(probe_results), [_probe_row(p) for p in batch.probe_results])
+        _driver_many(
+            conn,
+            "probe_results",
+            lambda c: insert(probe_results).values({k: bindparam(k) for k in _PROBE_COLUMNS}),
+            _PROBE_COLUMNS,
+            [_probe_row(p) for p in batch.probe_results],
+        )
     return new
+
+
+_DRIVER_SQL: dict[tuple[str, str], tuple[str, bool]] = {}
+
+
+def _samples_upsert(conn: Connection) -> Any:
+    ins = _insert(conn, samples).values(
+        series_id=bindparam("series_id"), ts=bindparam("ts"), value=bindparam("value")
+    )
+    return ins.on_conflict_do_update(
+        index_elements=["series_id", "ts"], set_={"value": ins.excluded.value}
+    )
+
+
+def _driver_many(
+    conn: Connection,
+    name: str,
+    build: Callable[[Connection], Any],
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """Run statement ``build(conn)`` for every row through the driver's executemany.
+
+    The hot inserts (every value of every probe, every probe result) skip SQLAlchemy's
+    per-row parameter processing, which cost more than the database did: the statement
+    is compiled once per dialect and rows go to the driver as they are. ``rows`` hold
+    values for the bind parameters named ``columns``, in that order, already in driver
+    form (JSON as text).
+    """
+    key = (conn.dialect.name, name)
+    if key not in _DRIVER_SQL:
+        compiled = build(conn).compile(dialect=conn.dialect)
+        if compiled.positional and tuple(compiled.positiontup or ()) != columns:
+            raise StoreError(f"{name}: bind order {compiled.positiontup} is not {columns}")
+        _DRIVER_SQL[key] = (str(compiled), bool(compiled.positional))
+    sql, positional = _DRIVER_SQL[key]
+    if positional:
+        conn.exec_driver_sql(sql, rows)
+    else:
+        conn.exec_driver_sql(sql, [dict(zip(columns, r, strict=True)) for r in rows])
 
 
 def _mark_dirty(conn: Connection, earliest: float) -> None:
@@ -142,17 +200,21 @@ def _event_row(e: Event) -> dict[str, Any]:
     }
 
 
-def _probe_row(p: ProbeResultRow) -> dict[str, Any]:
-    return {
-        "ts": p.ts,
-        "bot": _clean(p.bot),
-        "check": _clean(p.check),
-        "kind": _clean(p.kind),
-        "status": p.status,
-        "latency": p.latency,
-        "reason": _clean(p.reason),
-        "details": p.details,
-    }
+_PROBE_COLUMNS = ("ts", "bot", "check", "kind", "status", "latency", "reason", "details")
+
+
+def _probe_row(p: ProbeResultRow) -> tuple[Any, ...]:
+    """A probe result in ``_PROBE_COLUMNS`` order, details as JSON text."""
+    return (
+        p.ts,
+        _clean(p.bot),
+        _clean(p.check),
+        _clean(p.kind),
+        p.status,
+        p.latency,
+        _clean(p.reason),
+        json_dumps(p.details),
+    )
 
 
 def single(item: Sample | Event | ProbeResultRow) -> Batch:

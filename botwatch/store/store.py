@@ -79,6 +79,7 @@ class Store:
         max_pending: int = 1_000_000,
         retry_initial: float = 0.1,
         retry_max: float = 10.0,
+        linger: float = 0.05,
     ) -> Store:
         """Connect to ``url`` and bring its schema up to date.
 
@@ -87,7 +88,8 @@ class Store:
         ``postgresql://user:password@host:port/db`` (``postgres://`` works too).
         ``busy_timeout`` is how long one write waits for a lock before the batch is
         retried later (``retry_initial`` doubling up to ``retry_max`` seconds);
-        ``max_pending`` caps the in-memory buffer. Blocking: it connects and migrates.
+        ``max_pending`` caps the in-memory buffer; ``linger`` is how long a part-filled
+        batch may wait to grow before it is written. Blocking: it connects and migrates.
 
         Raises ``StoreUnavailable`` when the database cannot be reached and
         ``StoreError`` for a bad URL or a schema newer than this botwatch.
@@ -107,6 +109,7 @@ class Store:
             max_pending=max_pending,
             retry_initial=retry_initial,
             retry_max=retry_max,
+            linger=linger,
         )
         return cls(
             engines,

@@ -51,8 +51,14 @@ class Writer:
         max_pending: int,
         retry_initial: float,
         retry_max: float,
+        linger: float = 0.05,
     ) -> None:
         self._engines = engines
+        # How long the writer lets a part-filled batch grow before writing it. Fewer,
+        # larger transactions cost far less per item (and hold the GIL less) than one
+        # tiny transaction per probe result; flush() and close() skip the wait.
+        self._linger = linger
+        self._flushers = 0
         self._batch_size = max(1, batch_size)
         self._max_pending = max(1, max_pending)
         self._retry_initial = retry_initial
@@ -83,6 +89,7 @@ class Writer:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._progress = asyncio.Event()
+        self._hurry = asyncio.Event()
         self._stopping = False
 
     # ---- producers -------------------------------------------------------------
@@ -184,12 +191,18 @@ class Writer:
             raise StoreError("the store's writer is not running: call start() first")
         with self._lock:
             target = list(self._enqueued)
+        self._flushers += 1
+        self._hurry.set()
         try:
             await asyncio.wait_for(self._until(target), timeout)
         except TimeoutError:
             raise StoreUnavailable(
                 f"{self.pending} items still buffered after {timeout}s: {self.last_error}"
             ) from None
+        finally:
+            self._flushers -= 1
+            if not self._flushers:
+                self._hurry.clear()
 
     async def _until(self, target: list[int]) -> None:
         while True:
@@ -222,6 +235,7 @@ class Writer:
             log.error("closing the store with writes still failing: %s", e)
         self._stopping = True
         self._stop.set()
+        self._hurry.set()
         self._wake.set()
         assert self._task is not None and self._executor is not None
         await self._task
@@ -240,6 +254,8 @@ class Writer:
     async def _run(self) -> None:
         delay = self._retry_initial
         while True:
+            if self._inflight is None and self._linger > 0:
+                await self._let_batch_grow()
             batch = self._inflight or self._take()
             if batch is None:
                 if self._stopping:
@@ -258,6 +274,14 @@ class Writer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
             delay = min(delay * 2, self._retry_max)
+
+    async def _let_batch_grow(self) -> None:
+        """Wait up to ``linger`` for a part-filled batch to fill (not when hurried)."""
+        pending = self.pending
+        if pending == 0 or pending >= self._batch_size or self._stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._hurry.wait(), self._linger)
 
     def _take(self) -> Batch | None:
         with self._lock:

@@ -74,7 +74,7 @@ async def monitor(
     )
     await store.start()
     ctx = ProbeContext(clock=clock)
-    m = Monitor(loaded, store, ctx=ctx, clock=clock)
+    m = Monitor(loaded, store, ctx=ctx, clock=clock, result_every=0)
     yield m, clock, health[0]
     await m.close()
     await store.close()

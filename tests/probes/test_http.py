@@ -69,7 +69,7 @@ async def test_healthy_json_is_ok_with_its_values(serve: Any, ctx: ProbeContext)
     v = values(r)
     assert v["http_up"] == 1 and v["http_status_code"] == 200
     assert v["health_status"] == float(Status.OK)
-    assert v["http_response_seconds"] >= 0 and v["http_response_bytes"] > 0
+    assert v["probe_duration_seconds"] >= 0 and v["http_response_bytes"] > 0
     assert all(s.labels == {"bot": "b", "check": "health"} for s in r.samples)
 
 
