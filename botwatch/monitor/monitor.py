@@ -29,6 +29,8 @@ log = logging.getLogger("botwatch.monitor")
 
 ROLLUP_EVERY = 60.0
 RETENTION_EVERY = 3600.0
+COALESCE = 0.01
+"""Shortest sleep of the monitor loop (seconds): probes due within it start together."""
 RESULT_EVERY = 300.0
 """Seconds between stored result rows of a check whose status has not changed."""
 
@@ -161,10 +163,17 @@ class Monitor:
             len(self.probes),
             _safe_url(self.loaded.storage_url),
         )
-        while not stop.is_set():
-            await self.tick()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=max(self.next_wake(), 0.001))
+        # One long-lived waiter on `stop` instead of a wait_for task per wake-up, and
+        # wake-ups at most every COALESCE seconds so probes due close together start
+        # together: at 10,000 checks every 30 s, per-wake overhead was a large part of
+        # the monitor's CPU. Lateness grows by at most COALESCE.
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                await self.tick()
+                await asyncio.wait({stopped}, timeout=max(self.next_wake(), COALESCE))
+        finally:
+            stopped.cancel()
         log.info("stopping: waiting for %d running check(s)", self.scheduler.running)
         await self.scheduler.drain(
             timeout=max(p.timeout for p in self.probes) if self.probes else 0

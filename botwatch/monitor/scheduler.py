@@ -24,9 +24,10 @@ from botwatch.probes import Probe, ProbeContext, ProbeResult
 
 log = logging.getLogger("botwatch.scheduler")
 
-# First runs are spread so that start-up never launches more than this many probes a
-# second: a 3-bot fleet gets its first results at once, 10,000 endpoints don't stampede.
-_START_RATE = 500.0
+# First runs are spread at this many probes a second, at most over one interval: a
+# 3-bot fleet has its first results within a second, while 10,000 endpoints spread over
+# the whole interval and stay spread (each keeps its cadence), so the load is even.
+_START_RATE = 50.0
 
 
 class ProbeScheduler:
@@ -64,10 +65,10 @@ class ProbeScheduler:
     def add(self, probes: Iterable[Probe]) -> None:
         """Schedule more probes; their first runs are spread to limit the start rate."""
         new = list(probes)
-        spread = min(max(p.interval for p in new), len(new) / _START_RATE) if new else 0.0
+        spread = len(new) / _START_RATE
         now = self.clock.monotonic()
         for p in new:
-            self._push(now + self._rng.uniform(0, spread), p)
+            self._push(now + self._rng.uniform(0, min(spread, p.interval)), p)
 
     def _push(self, due: float, probe: Probe) -> None:
         self._seq += 1

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, case, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from botwatch.errors import StoreError
@@ -80,15 +80,19 @@ def _series_ids(
         stmt,
         [{"name": _clean(n), "labels_key": lk, "labels": wanted[k]} for (n, lk), k in missing],
     )
-    names = sorted({n for (n, _), _ in missing})
-    for i in range(0, len(names), _IN_CHUNK):
+    # Look up exactly the series just ensured: selecting every series of these names
+    # would make a fleet's first cycle quadratic (10,000 checks × 7 series each).
+    for i in range(0, len(missing), _IN_CHUNK):
+        chunk = missing[i : i + _IN_CHUNK]
         rows = conn.execute(
             select(series.c.id, series.c.name, series.c.labels_key).where(
-                series.c.name.in_([_clean(n) for n in names[i : i + _IN_CHUNK]])
+                tuple_(series.c.name, series.c.labels_key).in_(
+                    [(_clean(n), lk) for (n, lk), _ in chunk]
+                )
             )
         )
         by_clean = {(name, lk): sid for sid, name, lk in rows}
-        for (n, lk), k in missing:
+        for (n, lk), k in chunk:
             sid = by_clean.get((_clean(n), lk))
             if sid is not None:
                 new[k] = sid

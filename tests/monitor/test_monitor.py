@@ -187,3 +187,29 @@ def test_botwatch_run_stops_cleanly_on_sigterm(tmp_path: Path, free_port: int) -
     assert "monitoring 1 bot(s) with 3 check(s)" in err
     assert "stopped;" in err
     assert "ok → crit" in err or "new → crit" in err
+
+
+async def test_unchanged_results_store_a_row_per_interval_but_every_value(
+    tmp_path: Path, health: tuple[Health, int]
+) -> None:
+    loaded = write_config(tmp_path, health[1])
+    clock = ManualClock(start=time.time())
+    store = Store.open(loaded.storage_url, clock=clock)
+    await store.start()
+    ctx = ProbeContext(clock=clock)
+    m = Monitor(loaded, store, ctx=ctx, clock=clock, result_every=300)
+    try:
+        for _ in range(10):  # 10 runs, 10.5 s apart: 105 s, all healthy
+            await step(m, clock, 10.5)
+        health[0].status = "DEGRADED"
+        await step(m, clock, 10.5)
+        await store.flush()
+        rows = store.probe_results(0, clock.time() + 1, check="health")
+        # The first run, then the change to DEGRADED; nothing in between.
+        assert [r.status for r in rows] == [0, 1]
+        (series,) = store.range("probe_status", {"bot": "alpha", "check": "health"}, 0, clock.time() + 1)
+        assert len(series.points) == 11  # but every run's value is kept
+        assert m.latest[("alpha", "health")].reason == "HTTP 200, status DEGRADED"
+    finally:
+        await m.close()
+        await store.close()
