@@ -207,7 +207,9 @@ async def test_unchanged_results_store_a_row_per_interval_but_every_value(
         rows = store.probe_results(0, clock.time() + 1, check="health")
         # The first run, then the change to DEGRADED; nothing in between.
         assert [r.status for r in rows] == [0, 1]
-        (series,) = store.range("probe_status", {"bot": "alpha", "check": "health"}, 0, clock.time() + 1)
+        (series,) = store.range(
+            "probe_status", {"bot": "alpha", "check": "health"}, 0, clock.time() + 1
+        )
         assert len(series.points) == 11  # but every run's value is kept
         assert m.latest[("alpha", "health")].reason == "HTTP 200, status DEGRADED"
     finally:
