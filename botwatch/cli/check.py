@@ -13,8 +13,8 @@ from rich.markup import escape
 from botwatch.cli import app
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load
 from botwatch.errors import BotwatchError
-from botwatch.monitor.checker import run_once
 from botwatch.probes import ProbeContext, ProbeResult, Status, build_probes
+from botwatch.probes.runner import run_once
 
 # Report sections in the order an operator reads a health-check script's output.
 SECTIONS = ("Process", "Health endpoint", "Platform API", "Ports", "Dependencies", "Logs", "Disk")

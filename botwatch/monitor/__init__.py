@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from botwatch.monitor.checker import run_once
 from botwatch.monitor.monitor import Monitor, run_monitor
 from botwatch.monitor.sampling import SamplerLoop
 from botwatch.monitor.scheduler import ProbeScheduler
 
-__all__ = ["Monitor", "ProbeScheduler", "SamplerLoop", "run_monitor", "run_once"]
+__all__ = ["Monitor", "ProbeScheduler", "SamplerLoop", "run_monitor"]

@@ -30,6 +30,7 @@ from botwatch.probes.base import (
     register,
 )
 from botwatch.probes.plan import build_probes
+from botwatch.probes.runner import run_once
 
 __all__ = [
     "PROBES",
@@ -42,4 +43,5 @@ __all__ = [
     "build_probes",
     "check_settings",
     "register",
+    "run_once",
 ]

@@ -74,3 +74,11 @@ def test_a_newer_schema_is_refused(store_url: str) -> None:
         conn.execute(text("UPDATE alembic_version SET version_num = 'from_the_future'"))
     with pytest.raises(StoreError, match="newer botwatch"):
         Store.open(store_url)
+
+
+def test_head_constant_matches_the_migration_scripts() -> None:
+    # migrate.HEAD lets an up-to-date database open without importing Alembic; it must
+    # name the newest script, or a new migration would never run.
+    from botwatch.store.migrate import script_head
+
+    assert script_head() == HEAD

@@ -7,7 +7,7 @@ __all__ = ["run_once"]
 import asyncio
 from collections.abc import Sequence
 
-from botwatch.probes import Probe, ProbeContext, ProbeResult
+from botwatch.probes.base import Probe, ProbeContext, ProbeResult
 
 
 async def run_once(
