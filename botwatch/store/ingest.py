@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = ["Batch", "SeriesKey", "items", "series_key", "single", "write_batch"]
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,6 +149,11 @@ def _samples_upsert(conn: Connection) -> Any:
     )
 
 
+# Rows per multi-row INSERT on SQLite: 3 to 8 columns stay far below its limit of
+# 32,766 bound variables per statement.
+_SQLITE_ROWS_PER_STATEMENT = 500
+
+
 def _driver_many(
     conn: Connection,
     name: str,
@@ -155,13 +161,19 @@ def _driver_many(
     columns: tuple[str, ...],
     rows: list[tuple[Any, ...]],
 ) -> None:
-    """Run statement ``build(conn)`` for every row through the driver's executemany.
+    """Insert ``rows`` with statement ``build(conn)``, straight through the driver.
 
     The hot inserts (every value of every probe, every probe result) skip SQLAlchemy's
     per-row parameter processing, which cost more than the database did: the statement
     is compiled once per dialect and rows go to the driver as they are. ``rows`` hold
     values for the bind parameters named ``columns``, in that order, already in driver
     form (JSON as text).
+
+    On SQLite, rows go in multi-row ``VALUES`` statements of a few hundred rows: the
+    sqlite3 module releases the GIL around every statement step, and a step per row made
+    the writer thread and the event loop hand the GIL back and forth thousands of times
+    a batch. (Within one statement SQLite applies rows in order, so ON CONFLICT still
+    lets the last value written win.) PostgreSQL gets psycopg's pipelined executemany.
     """
     key = (conn.dialect.name, name)
     if key not in _DRIVER_SQL:
@@ -170,7 +182,19 @@ def _driver_many(
             raise StoreError(f"{name}: bind order {compiled.positiontup} is not {columns}")
         _DRIVER_SQL[key] = (str(compiled), bool(compiled.positional))
     sql, positional = _DRIVER_SQL[key]
-    if positional:
+    if conn.dialect.name == "sqlite":
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        head, found, tail = sql.partition("VALUES " + one)
+        if not found:
+            raise StoreError(f"{name}: cannot find the VALUES clause in {sql!r}")
+        step = _SQLITE_ROWS_PER_STATEMENT
+        for i in range(0, len(rows), step):
+            chunk = rows[i : i + step]
+            values = ", ".join([one] * len(chunk))
+            conn.exec_driver_sql(
+                f"{head}VALUES {values}{tail}", tuple(itertools.chain.from_iterable(chunk))
+            )
+    elif positional:
         conn.exec_driver_sql(sql, rows)
     else:
         conn.exec_driver_sql(sql, [dict(zip(columns, r, strict=True)) for r in rows])
