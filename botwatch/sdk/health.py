@@ -67,6 +67,18 @@ class CheckResult:
     status: HealthStatus = HealthStatus.HEALTHY
     message: str = ""
 
+    def __post_init__(self) -> None:
+        # Accept the plain words too (CheckResult("degraded", ...)): a typo then fails
+        # loudly here, in the bot author's code, not as a broken health document.
+        if not isinstance(self.status, HealthStatus):
+            try:
+                status = HealthStatus(str(self.status).lower())
+            except ValueError:
+                raise ValueError(
+                    f"status must be healthy, degraded or unhealthy, not {self.status!r}"
+                ) from None
+            object.__setattr__(self, "status", status)
+
 
 CheckFn = Callable[[], Awaitable["CheckResult | bool | None"]]
 """An async check: ``None``/``True`` pass, ``False`` or an exception fail."""
