@@ -26,6 +26,7 @@ from _common import endpoint_urls, fleet_yaml, free_ports, health_server, pct
 
 from botwatch.config import LoadedConfig, parse_config
 from botwatch.monitor import Monitor
+from botwatch.monitor.runtime import tune_gc
 from botwatch.store import Store
 
 
@@ -72,6 +73,9 @@ async def main() -> None:
     with health_server(ports), tempfile.TemporaryDirectory() as tmp:
         text = fleet_yaml(urls, f"sqlite:///{tmp}/bench.db", interval=f"{args.interval}s")
         loaded = LoadedConfig(parse_config(text, "bench.yml", {}), Path(tmp) / "b.yml", Path(tmp))
+        # Both loops run under the interpreter settings `botwatch run` uses (see
+        # botwatch.monitor.runtime), so the baseline gets the same collector tuning.
+        tune_gc()
         store = Store.open(loaded.storage_url)
         await store.start()
         monitor = Monitor(loaded, store)

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from botwatch.errors import BotwatchError
 
@@ -103,15 +104,20 @@ class HttpClient:
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0, ttl_dns_cache=300)
             # No aiohttp timeouts: every request is bounded by asyncio.timeout (ours or the
             # caller's), and each extra timer costs the event loop at thousands of checks/s.
+            # No cookie jar: a check must not depend on what an earlier check was told to
+            # remember, and the jar's per-request filtering is measurable at that rate.
             self._session = aiohttp.ClientSession(
-                connector=connector, headers=self._headers, timeout=aiohttp.ClientTimeout()
+                connector=connector,
+                headers=self._headers,
+                timeout=aiohttp.ClientTimeout(),
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
     async def request(
         self,
         method: str,
-        url: str,
+        url: str | URL,
         *,
         timeout: float | None,
         max_body: int = 1_000_000,
@@ -127,20 +133,10 @@ class HttpClient:
         """
         start = time.perf_counter()
         try:
+            if timeout is None:
+                return await self._send(method, url, start, max_body, headers, json_body, data)
             async with asyncio.timeout(timeout):
-                async with self.session.request(
-                    method, url, headers=headers, json=json_body, data=data, allow_redirects=True
-                ) as resp:
-                    body = await _read_up_to(resp.content, max_body + 1)
-                    truncated = len(body) > max_body
-                    return HttpResponse(
-                        status=resp.status,
-                        reason=resp.reason or "",
-                        headers=dict(resp.headers),
-                        body=body[:max_body],
-                        truncated=truncated,
-                        elapsed=time.perf_counter() - start,
-                    )
+                return await self._send(method, url, start, max_body, headers, json_body, data)
         except TimeoutError:
             if timeout is None:
                 raise  # the caller's deadline: let its own handler report it
@@ -158,9 +154,37 @@ class HttpClient:
         except aiohttp.ClientError as e:
             raise HttpError(f"request failed: {e.__class__.__name__}: {e}") from None
 
+    async def _send(
+        self,
+        method: str,
+        url: str | URL,
+        start: float,
+        max_body: int,
+        headers: Mapping[str, str] | None,
+        json_body: Any,
+        data: Any,
+    ) -> HttpResponse:
+        async with self.session.request(
+            method, url, headers=headers, json=json_body, data=data, allow_redirects=True
+        ) as resp:
+            length = resp.content_length
+            if length is not None and length <= max_body:
+                body = await resp.read()  # announced and small enough: one read
+            else:
+                body = await _read_up_to(resp.content, max_body + 1)
+            return HttpResponse(
+                status=resp.status,
+                reason=resp.reason or "",
+                # The response's own read-only, case-insensitive view: no copy per request.
+                headers=resp.headers,
+                body=body[:max_body],
+                truncated=len(body) > max_body,
+                elapsed=time.perf_counter() - start,
+            )
+
     async def get(
         self,
-        url: str,
+        url: str | URL,
         *,
         timeout: float | None,
         max_body: int = 1_000_000,

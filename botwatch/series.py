@@ -11,7 +11,7 @@ __all__ = ["Event", "Labels", "Sample", "labels_key"]
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 Labels = dict[str, str]
 
@@ -21,9 +21,12 @@ def labels_key(labels: Labels) -> str:
     return json.dumps(labels, sort_keys=True, separators=(",", ":"))
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One value of one series at one time (``ts`` in epoch seconds)."""
+class Sample(NamedTuple):
+    """One value of one series at one time (``ts`` in epoch seconds).
+
+    A named tuple rather than a dataclass: a busy monitor makes tens of thousands a
+    second, and a tuple is built several times faster than a frozen dataclass.
+    """
 
     name: str
     labels: Labels

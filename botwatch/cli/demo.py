@@ -94,6 +94,10 @@ def demo(
     try:
         _show(fleet, dir, monitored=run_monitor is not None)
         loaded = load(fleet.config_path) if run_monitor is not None else None
+        if loaded is not None:
+            from botwatch.monitor.runtime import tune_gc
+
+            tune_gc()  # this process is the monitor from here on
         code = asyncio.run(_serve(fleet, run_monitor, loaded))
     finally:
         # A second Ctrl-C must not cut the clean stop short (it is bounded anyway:

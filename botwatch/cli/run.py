@@ -42,7 +42,9 @@ def run(
     loaded = load(config)
     setup_logging(log_level)
     from botwatch.monitor import run_monitor
+    from botwatch.monitor.runtime import tune_gc
 
+    tune_gc()  # this process is the monitor from here on
     try:
         asyncio.run(run_monitor(loaded))
     except BotwatchError as e:

@@ -27,11 +27,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 from botwatch.clock import Clock, SystemClock
 from botwatch.errors import BotwatchError
 from botwatch.http import HttpClient
+from botwatch.probes.deadline import Deadline, Deadlines
 from botwatch.series import Labels, Sample
 
 if TYPE_CHECKING:
@@ -61,8 +62,10 @@ class Status(enum.IntEnum):
     @staticmethod
     def worst(statuses: Iterable[Status]) -> Status:
         """The most severe status; UNKNOWN ranks below CRIT but above WARN, as in Nagios."""
-        order = {Status.OK: 0, Status.WARN: 1, Status.UNKNOWN: 2, Status.CRIT: 3}
-        return max(statuses, key=order.__getitem__, default=Status.OK)
+        return max(statuses, key=_SEVERITY.__getitem__, default=Status.OK)
+
+
+_SEVERITY = {Status.OK: 0, Status.WARN: 1, Status.UNKNOWN: 2, Status.CRIT: 3}
 
 
 @dataclass(slots=True)
@@ -76,8 +79,7 @@ class Outcome:
     items: list[Item] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """A sub-result shown under the check (a health component, one port)."""
 
     name: str
@@ -137,6 +139,8 @@ class ProbeContext:
         # holds a thread, never the event loop; the pool is sized so a few hung ones
         # can't starve the rest.
         self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="probe")
+        self.deadlines = Deadlines()
+        """The hard timeouts of running checks (one loop timer for all of them)."""
         self.state: dict[tuple[str, str], dict[str, Any]] = {}
 
     async def to_thread(self, fn: Callable[..., T], *args: Any) -> T:
@@ -191,15 +195,24 @@ class Probe(ABC):
         """Run ``check()`` under the hard timeout; never raises (except cancellation)."""
         ts = ctx.clock.time()
         start = time.perf_counter()
+        deadline = ctx.deadlines.start(self.timeout)
         try:
-            async with asyncio.timeout(self.timeout):
-                outcome = await self.check(ctx)
-        except TimeoutError:
-            outcome = Outcome(Status.CRIT, f"timed out after {self.timeout:g}s")
+            outcome = await self.check(ctx)
+        except asyncio.CancelledError:
+            if not deadline.owns_cancellation():
+                raise  # cancelled by someone else (shutdown): not ours to swallow
+            outcome = self._timeout_outcome()
         except BotwatchError as e:
-            outcome = Outcome(Status.CRIT, str(e))
+            outcome = self._timed_out(deadline) or Outcome(Status.CRIT, str(e))
         except Exception as e:
-            outcome = Outcome(Status.UNKNOWN, f"probe failed: {e.__class__.__name__}: {e}")
+            outcome = self._timed_out(deadline) or Outcome(
+                Status.UNKNOWN, f"probe failed: {e.__class__.__name__}: {e}"
+            )
+        else:
+            # A check that swallowed the cancellation still ran out of time.
+            outcome = self._timed_out(deadline) or outcome
+        finally:
+            ctx.deadlines.finish(deadline)
         latency = time.perf_counter() - start
         samples = [
             Sample(
@@ -224,6 +237,16 @@ class Probe(ABC):
             items=outcome.items,
             samples=samples,
         )
+
+    def _timed_out(self, deadline: Deadline) -> Outcome | None:
+        """The timeout outcome if ``deadline`` expired (uncancelling the task), else None."""
+        if not deadline.expired:
+            return None
+        deadline.task.uncancel()
+        return self._timeout_outcome()
+
+    def _timeout_outcome(self) -> Outcome:
+        return Outcome(Status.CRIT, f"timed out after {self.timeout:g}s")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.bot}/{self.name}>"

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 __all__ = ["HttpProbe"]
 
+import contextlib
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import orjson
+from yarl import URL
 
 from botwatch.http import HttpError, HttpResponse, HttpTimeout
 from botwatch.probes.base import (
@@ -76,6 +81,10 @@ class HttpProbe(Probe):
     ) -> None:
         super().__init__(**kw)
         self.url = url
+        # Parsed once: aiohttp would parse the string again on every request.
+        self._url: str | URL = url
+        with contextlib.suppress(ValueError):
+            self._url = URL(url)
         self.expect_status = tuple(expect_status)
         self.max_body = max_body
         self.headers = headers or None
@@ -114,7 +123,7 @@ class HttpProbe(Probe):
             # Probe.run already holds this check to self.timeout; a second timer per
             # request is measurable at thousands of checks a second.
             resp = await ctx.http.get(
-                self.url, timeout=None, max_body=self.max_body, headers=self.headers
+                self._url, timeout=None, max_body=self.max_body, headers=self.headers
             )
         except HttpTimeout as e:
             return Outcome(Status.CRIT, str(e), values={"http_up": 0})
@@ -127,7 +136,6 @@ class HttpProbe(Probe):
         values: dict[str, float] = {
             "http_up": 1,
             "http_status_code": resp.status,
-            "http_response_bytes": len(resp.body),
         }
         details: dict[str, Any] = {"status_code": resp.status, "bytes": len(resp.body)}
         if resp.truncated:
@@ -158,12 +166,10 @@ class HttpProbe(Probe):
                     reason += f", status {word}"
             elif code_ok and items:
                 status = Status.worst(i.status for i in items)
-            if code_ok and overall is Status.OK and items:
-                worst = Status.worst(i.status for i in items)
-                if worst is not Status.OK:
-                    status = Status.WARN
             bad = [i for i in items if i.status is not Status.OK]
             if bad:
+                if code_ok and overall is Status.OK:
+                    status = Status.WARN  # "healthy" overall, but a component is not
                 reason += "; " + ", ".join(f"{i.name} {i.status.label}" for i in bad[:3])
         elif resp.truncated and code_ok:
             status = Status.WARN
@@ -185,9 +191,13 @@ class HttpProbe(Probe):
         if "json" not in content_type and head not in (b"{", b"["):
             return None
         try:
-            import json
-
-            return json.loads(body)
+            # orjson: a monitor parses thousands of health documents a second, and it is
+            # several times faster than the standard library on them.
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+        try:
+            return json.loads(body)  # what orjson refuses but Python accepts (NaN, huge ints)
         except ValueError:
             return None
 

@@ -1,13 +1,22 @@
 """Writing one batch of samples, events and probe results in one transaction.
 
 Blocking; the writer runs it on its own thread. Series ids are looked up once and
-cached by the caller (only after the transaction commits, so a rolled-back batch
-never leaves ids behind that do not exist).
+cached in a ``SeriesCache`` (only after the transaction commits, so a rolled-back
+batch never leaves ids behind that do not exist).
 """
 
 from __future__ import annotations
 
-__all__ = ["Batch", "SeriesKey", "items", "series_key", "single", "write_batch"]
+__all__ = [
+    "Batch",
+    "Learned",
+    "SeriesCache",
+    "SeriesKey",
+    "items",
+    "series_key",
+    "single",
+    "write_batch",
+]
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping
@@ -99,30 +108,55 @@ def _series_ids(
                 new[k] = sid
 
 
-def write_batch(
-    conn: Connection, batch: Batch, known: Mapping[SeriesKey, int]
-) -> dict[SeriesKey, int]:
-    """Write ``batch`` inside the caller's transaction; return newly seen series ids."""
-    new: dict[SeriesKey, int] = {}
+class SeriesCache:
+    """Series ids the writer has seen committed, found two ways.
+
+    ``by_key`` is the identity proper. ``by_labels`` is the fast path: a probe labels
+    every sample of every run with the same dict object, so "this dict, this name" finds
+    the id with two lookups and no key building. An entry holds its dict, so the dict
+    cannot die and hand its ``id()`` to another while cached; producers must not mutate
+    a labels dict once written (samples are values). Only the writer thread uses it.
+    """
+
+    _MAX_LABEL_SETS = 100_000  # past this, the fast path starts over (producers that
+    # build a fresh dict per sample would otherwise grow it without end)
+
+    def __init__(self) -> None:
+        self.by_key: dict[SeriesKey, int] = {}
+        self.by_labels: dict[int, tuple[Mapping[str, str], dict[str, int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.by_key)
+
+    def learn(self, learned: Iterable[tuple[Mapping[str, str], str, SeriesKey, int]]) -> None:
+        """Remember ids from a committed batch: (labels dict, name, key, id) each."""
+        if len(self.by_labels) > self._MAX_LABEL_SETS:
+            self.by_labels.clear()
+        for labels, name, key, sid in learned:
+            self.by_key[key] = sid
+            entry = self.by_labels.get(id(labels))
+            if entry is None or entry[0] is not labels:
+                entry = self.by_labels[id(labels)] = (labels, {})
+            entry[1][name] = sid
+
+
+Learned = list[tuple[Mapping[str, str], str, SeriesKey, int]]
+
+
+def write_batch(conn: Connection, batch: Batch, cache: SeriesCache) -> Learned:
+    """Write ``batch`` inside the caller's transaction.
+
+    Returns what the caller should ``cache.learn()`` once the transaction commits (never
+    before: a rolled-back batch must not leave ids behind that do not exist).
+    """
+    learned: Learned = []
     if batch.samples:
-        # Samples of one probe run share one labels dict: key each dict once per batch.
-        by_labels: dict[int, tuple[tuple[str, str], ...]] = {}
-        keys: list[SeriesKey] = []
-        for smp in batch.samples:
-            pairs = by_labels.get(id(smp.labels))
-            if pairs is None:
-                pairs = by_labels[id(smp.labels)] = tuple(sorted(smp.labels.items()))
-            keys.append((smp.name, pairs))
-        wanted = {k: smp.labels for k, smp in zip(keys, batch.samples, strict=True)}
-        _series_ids(conn, wanted, known, new)
-        ids = {**known, **new} if new else known
-        # Rows go to the driver's executemany, which runs the upsert once per row in
-        # order, so a repeated (series, ts) within a batch resolves as across batches:
-        # the last value written wins.
-        rows = [(ids[k], smp.ts, smp.value) for k, smp in zip(keys, batch.samples, strict=True)]
+        rows = _sample_rows(conn, batch.samples, cache, learned)
         # Mark first: rollup and retention lock the meta rows before touching samples,
         # so taking them in the same order means a writer and a fold never deadlock.
         _mark_dirty(conn, min(r[1] for r in rows))
+        # The driver applies rows in order, so a repeated (series, ts) within a batch
+        # resolves as across batches: the last value written wins.
         _driver_many(conn, "samples", _samples_upsert, ("series_id", "ts", "value"), rows)
     if batch.events:
         conn.execute(insert(events), [_event_row(e) for e in batch.events])
@@ -134,7 +168,45 @@ def write_batch(
             _PROBE_COLUMNS,
             [_probe_row(p) for p in batch.probe_results],
         )
-    return new
+    return learned
+
+
+def _sample_rows(
+    conn: Connection, samples: list[Sample], cache: SeriesCache, learned: Learned
+) -> list[tuple[int, float, float]]:
+    """``(series_id, ts, value)`` for every sample, creating series not seen before."""
+    rows: list[Any] = []
+    misses: list[int] = []
+    by_labels = cache.by_labels
+    last: Any = None
+    names: dict[str, int] | None = None
+    # The hot loop of the whole monitor: one identity check and one dict lookup per
+    # sample while consecutive samples share a labels dict (a probe run's all do).
+    for smp in samples:
+        labels = smp.labels
+        if labels is not last:
+            last = labels
+            entry = by_labels.get(id(labels))
+            names = entry[1] if entry is not None and entry[0] is labels else None
+        sid = names.get(smp.name) if names is not None else None
+        if sid is None:
+            misses.append(len(rows))
+            rows.append(smp)
+        else:
+            rows.append((sid, smp.ts, smp.value))
+    if misses:
+        keys = {i: series_key(rows[i].name, rows[i].labels) for i in misses}
+        wanted = {keys[i]: rows[i].labels for i in misses}
+        new: dict[SeriesKey, int] = {}
+        _series_ids(conn, wanted, cache.by_key, new)
+        for i in misses:
+            smp, key = rows[i], keys[i]
+            sid = new.get(key)
+            if sid is None:
+                sid = cache.by_key[key]
+            learned.append((smp.labels, smp.name, key, sid))
+            rows[i] = (sid, smp.ts, smp.value)
+    return rows
 
 
 _DRIVER_SQL: dict[tuple[str, str], tuple[str, bool]] = {}

@@ -30,7 +30,7 @@ from typing import Any, Final
 from botwatch.errors import StoreError, StoreUnavailable
 from botwatch.series import Event, Sample
 from botwatch.store.engine import Engines, describe, is_transient, store_errors
-from botwatch.store.ingest import Batch, SeriesKey, single, write_batch
+from botwatch.store.ingest import Batch, SeriesCache, single, write_batch
 from botwatch.store.records import ProbeResultRow, StoreStatus
 
 log = logging.getLogger("botwatch.store")
@@ -75,7 +75,7 @@ class Writer:
         self._enqueued = [0, 0, 0]
         self._inflight: Batch | None = None
         self._inflight_start = [0, 0, 0]
-        self._series: dict[SeriesKey, int] = {}
+        self._series = SeriesCache()
         self._failures = 0
         self.healthy = True
         self.last_error: str | None = None
@@ -351,8 +351,8 @@ class Writer:
 
     def _write_sync(self, batch: Batch) -> None:
         with self._engines.write.begin() as conn:
-            new = write_batch(conn, batch, self._series)
-        self._series.update(new)
+            learned = write_batch(conn, batch, self._series)
+        self._series.learn(learned)
 
     def write_now(self, batch: Batch) -> None:
         """Write ``batch`` on the calling thread, bypassing the buffer.
