@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 import tempfile
 import time
@@ -26,8 +27,24 @@ from _common import endpoint_urls, fleet_yaml, free_ports, health_server, pct
 
 from botwatch.config import LoadedConfig, parse_config
 from botwatch.monitor import Monitor
+from botwatch.monitor.monitor import STORE_LINGER
 from botwatch.monitor.runtime import tune_gc
 from botwatch.store import Store
+
+
+def watch_gc(t0: float) -> list[tuple[float, int, float]]:
+    """Record (seconds since t0, generation, ms) of every collection of 20 ms or more."""
+    pauses: list[tuple[float, int, float]] = []
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        elif (ms := (time.perf_counter() - started[0]) * 1000) >= 20:
+            pauses.append((time.monotonic() - t0, info["generation"], ms))
+
+    gc.callbacks.append(callback)
+    return pauses
 
 
 async def bare_paced(urls: list[str], rate: float, seconds: float) -> float:
@@ -76,23 +93,27 @@ async def main() -> None:
         # Both loops run under the interpreter settings `botwatch run` uses (see
         # botwatch.monitor.runtime), so the baseline gets the same collector tuning.
         tune_gc()
-        store = Store.open(loaded.storage_url)
+        store = Store.open(loaded.storage_url, linger=STORE_LINGER)  # as botwatch run does
         await store.start()
         monitor = Monitor(loaded, store)
         stop = asyncio.Event()
         task = asyncio.create_task(monitor.run(stop))
         t0 = time.monotonic()
+        pauses = watch_gc(t0)
         cpu_mark: tuple[float, float] | None = None
-        done_mark = late_mark = 0
+        done_mark = late_mark = seen = 0
         while (elapsed := time.monotonic() - t0) < args.duration:
             await asyncio.sleep(5)
             if cpu_mark is None and elapsed >= args.warmup:
                 cpu_mark = (time.monotonic(), time.process_time())
                 done_mark = monitor.scheduler.completed
                 late_mark = len(monitor.scheduler.lateness)
+            recent = list(monitor.scheduler.lateness)[seen:]
+            seen += len(recent)
             print(
                 f"  {elapsed:5.0f}s  checks {monitor.scheduler.completed:7,}  "
-                f"running {monitor.scheduler.running:4}  store pending {store.pending:6,}",
+                f"running {monitor.scheduler.running:4}  store pending {store.pending:6,}  "
+                f"latest 5 s: max late {max(recent, default=0) * 1000:5.0f} ms",
                 flush=True,
             )
         assert cpu_mark is not None, "--duration must exceed --warmup"
@@ -119,6 +140,10 @@ async def main() -> None:
         f"monitor CPU (after {args.warmup:g}s warm-up): {cpu * 100:5.1f} % of one core (target < 15 %)"
     )
     print(f"bare aiohttp loop, same rate:           {bare * 100:5.1f} % of one core")
+    long = [(t, g, ms) for t, g, ms in pauses if t >= args.warmup]
+    print(
+        f"GC pauses ≥ 20 ms after warm-up: {', '.join(f'{ms:.0f} ms (gen {g}, {t:.0f}s)' for t, g, ms in long) or 'none'}"
+    )
     print(f"ratio monitor / bare loop:              {cpu / bare:5.2f}")
 
 

@@ -7,10 +7,11 @@ probe scheduler, the process sampler, and store upkeep (rollups, retention). Tes
 
 from __future__ import annotations
 
-__all__ = ["Monitor", "run_monitor"]
+__all__ = ["COALESCE", "STORE_LINGER", "Monitor", "run_monitor"]
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import signal
@@ -29,8 +30,15 @@ log = logging.getLogger("botwatch.monitor")
 
 ROLLUP_EVERY = 60.0
 RETENTION_EVERY = 3600.0
-COALESCE = 0.01
-"""Shortest sleep of the monitor loop (seconds): probes due within it start together."""
+COALESCE = 0.025
+"""Shortest sleep of the monitor loop (seconds): probes due within it start together.
+
+Starting checks in small batches lets one event-loop pass handle several responses;
+at 10,000 checks every 30 s, 25 ms batches cost about half the CPU of 10 ms ones, and
+a check starts at most this much late."""
+STORE_LINGER = 0.5
+"""How long the store's writer lets a batch grow (seconds). Fewer, larger transactions
+cost far less CPU; a crash loses at most this much of the newest samples."""
 RESULT_EVERY = 300.0
 """Seconds between stored result rows of a check whose status has not changed."""
 
@@ -201,7 +209,9 @@ async def run_monitor(
             # Not possible off the main thread (e.g. inside tests); the caller stops us then.
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
-    store = await asyncio.to_thread(Store.open, loaded.storage_url)
+    store = await asyncio.to_thread(
+        functools.partial(Store.open, loaded.storage_url, linger=STORE_LINGER)
+    )
     monitor = Monitor(loaded, store)
     try:
         await store.start()
