@@ -210,7 +210,9 @@ async def run_monitor(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
     store = await asyncio.to_thread(
-        functools.partial(Store.open, loaded.storage_url, linger=STORE_LINGER)
+        functools.partial(
+            Store.open, loaded.storage_url, linger=STORE_LINGER, migrate_in_child=True
+        )
     )
     monitor = Monitor(loaded, store)
     try:

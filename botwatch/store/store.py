@@ -80,6 +80,7 @@ class Store:
         retry_initial: float = 0.1,
         retry_max: float = 10.0,
         linger: float = 0.05,
+        migrate_in_child: bool = False,
     ) -> Store:
         """Connect to ``url`` and bring its schema up to date.
 
@@ -89,7 +90,9 @@ class Store:
         ``busy_timeout`` is how long one write waits for a lock before the batch is
         retried later (``retry_initial`` doubling up to ``retry_max`` seconds);
         ``max_pending`` caps the in-memory buffer; ``linger`` is how long a part-filled
-        batch may wait to grow before it is written. Blocking: it connects and migrates.
+        batch may wait to grow before it is written. Blocking: it connects and migrates;
+        with ``migrate_in_child`` a due migration runs in a child process, which keeps
+        Alembic out of a long-running process's memory.
 
         Raises ``StoreUnavailable`` when the database cannot be reached and
         ``StoreError`` for a bad URL or a schema newer than this botwatch.
@@ -99,7 +102,10 @@ class Store:
         engines = make_engines(parsed, busy_timeout=busy_timeout)
         try:
             with store_errors(f"opening {shown}"):
-                migrate.upgrade(engines.write)
+                if migrate_in_child:
+                    migrate.upgrade_in_child(engines.write, url)
+                else:
+                    migrate.upgrade(engines.write)
         except BaseException:
             engines.dispose()
             raise

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -82,3 +85,27 @@ def test_head_constant_matches_the_migration_scripts() -> None:
     from botwatch.store.migrate import script_head
 
     assert script_head() == HEAD
+
+
+def test_migrating_in_a_child_keeps_alembic_out_of_the_process(store_url: str) -> None:
+    # What `botwatch run` does: its first start migrates without Alembic's ~10 MB.
+    code = (
+        "import sys\n"
+        "from botwatch.store import Store\n"
+        "from botwatch.store.migrate import HEAD, current_revision\n"
+        f"with Store.open({store_url!r}, migrate_in_child=True) as s, s.engine.connect() as c:\n"
+        "    assert current_revision(c) == HEAD, current_revision(c)\n"
+        "assert 'alembic' not in sys.modules, 'alembic was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    with Store.open(store_url) as store, store.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(ctx, metadata) == []
+
+
+def test_a_newer_schema_is_refused_by_the_child_too(store_url: str) -> None:
+    with Store.open(store_url) as store, store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+    with pytest.raises(StoreError, match="'from_the_future', which this botwatch does not know"):
+        Store.open(store_url, migrate_in_child=True)
