@@ -30,6 +30,7 @@ from _common import endpoint_urls, fleet_yaml, free_ports, health_server
 
 from botwatch.config import LoadedConfig, parse_config
 from botwatch.monitor import Monitor
+from botwatch.monitor.monitor import STORE_LINGER
 from botwatch.monitor.runtime import tune_gc
 from botwatch.probes import Probe, ProbeContext, ProbeResult, build_probes
 from botwatch.store import Store
@@ -63,7 +64,7 @@ async def bare_aiohttp(urls: list[str], rounds: int) -> float:
 async def botwatch_engine(loaded: LoadedConfig, rounds: int, db: Path) -> float:
     """Checks per second through probes, result handling and the store."""
     probes = build_probes(loaded)
-    store = Store.open(f"sqlite:///{db}")
+    store = Store.open(f"sqlite:///{db}", linger=STORE_LINGER)  # as `botwatch run` does
     await store.start()
     ctx = ProbeContext()
     monitor = Monitor(loaded, store, ctx=ctx, probes=probes)

@@ -196,6 +196,7 @@ class Sampler:
         self.clock: Clock = clock or SystemClock()
         self._caches: dict[str, tuple[threading.Lock, dict[int, psutil.Process]]] = {}
         self._lock = threading.Lock()
+        self._labels: dict[str, dict[str, str]] = {}
 
     def sample(self, bot: str, proc: psutil.Process) -> ProcessSample:
         """Sample ``bot``'s tree rooted at ``proc`` (see ``sample_tree`` for errors)."""
@@ -210,9 +211,15 @@ class Sampler:
         """Drop what is kept for ``bot`` (it was removed from the config)."""
         with self._lock:
             self._caches.pop(bot, None)
+            self._labels.pop(bot, None)
 
-    @staticmethod
-    def to_samples(bot: str, s: ProcessSample) -> list[Sample]:
-        """The sample as series samples labelled ``{"bot": bot}``."""
-        labels = {"bot": bot}
+    def to_samples(self, bot: str, s: ProcessSample) -> list[Sample]:
+        """The sample as series samples labelled ``{"bot": bot}``.
+
+        Every sample of a bot shares one labels dict, kept between calls: the store
+        finds series ids by the dict's identity (see ``store.ingest.SeriesCache``).
+        """
+        labels = self._labels.get(bot)
+        if labels is None:
+            labels = self._labels[bot] = {"bot": bot}
         return [Sample(name, labels, s.ts, v) for name, v in sample_values(s).items()]

@@ -118,8 +118,7 @@ class SeriesCache:
     a labels dict once written (samples are values). Only the writer thread uses it.
     """
 
-    _MAX_LABEL_SETS = 100_000  # past this, the fast path starts over (producers that
-    # build a fresh dict per sample would otherwise grow it without end)
+    _SPARE_LABEL_SETS = 1_000  # label dicts beyond one per series before starting over
 
     def __init__(self) -> None:
         self.by_key: dict[SeriesKey, int] = {}
@@ -130,7 +129,10 @@ class SeriesCache:
 
     def learn(self, learned: Iterable[tuple[Mapping[str, str], str, SeriesKey, int]]) -> None:
         """Remember ids from a committed batch: (labels dict, name, key, id) each."""
-        if len(self.by_labels) > self._MAX_LABEL_SETS:
+        # A producer that builds a fresh dict per sample would grow the fast path
+        # without end (and keep every dict alive): it starts over once it holds more
+        # dicts than there are series, plus some spare.
+        if len(self.by_labels) > len(self.by_key) + self._SPARE_LABEL_SETS:
             self.by_labels.clear()
         for labels, name, key, sid in learned:
             self.by_key[key] = sid

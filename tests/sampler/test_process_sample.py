@@ -99,7 +99,7 @@ def test_to_samples_names_labels_and_clock(children: Children) -> None:
     sampler = Sampler(clock=clock)
     s = sampler.sample("cryptomentor", psutil.Process(child.pid))
     assert s.ts == 1_700_000_000.0
-    samples = Sampler.to_samples("cryptomentor", s)
+    samples = sampler.to_samples("cryptomentor", s)
     assert {x.name for x in samples} == {
         "process_cpu_percent", "process_memory_percent", "process_rss_bytes",
         "process_vms_bytes", "process_threads", "process_open_fds", "process_children",
