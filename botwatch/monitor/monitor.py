@@ -81,7 +81,7 @@ class Monitor:
 
     def handle_result(self, r: ProbeResult) -> None:
         """Record one probe result: samples, the result row, and a state-change event."""
-        events: list[Event] = []
+        events: list[Event] | tuple[()] = ()  # the usual case: nothing changed
         key = (r.bot, r.check)
         before = self.last_status.get(key)
         if before is not r.status:
@@ -89,7 +89,7 @@ class Monitor:
             was = before.label if before is not None else "new"
             level = logging.INFO if r.status in (Status.OK, Status.WARN) else logging.WARNING
             log.log(level, "%s/%s %s → %s: %s", r.bot, r.check, was, r.status.label, r.reason)
-            events.append(
+            events = [
                 Event(
                     "probe_state",
                     r.ts,
@@ -97,16 +97,15 @@ class Monitor:
                     f"{r.check} {was} → {r.status.label}: {r.reason}",
                     {"check": r.check, "kind": r.kind, "from": was, "to": r.status.label},
                 )
-            )
+            ]
         self.latest[key] = r
         # Every run's values go into series; the full row (reason, details) is kept on
         # every change and otherwise once per `result_every`, so 10,000 checks every
         # 30 s don't write 29 million rows a day that say the same thing.
+        rows: list[ProbeResultRow] | tuple[()] = ()
         if events or r.ts - self._row_written.get(key, -math.inf) >= self.result_every:
             self._row_written[key] = r.ts
             rows = [self._row(r)]
-        else:
-            rows = []
         self.store.write(samples=r.samples, events=events, probe_results=rows)
 
     @staticmethod

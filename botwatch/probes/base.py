@@ -214,28 +214,26 @@ class Probe(ABC):
         finally:
             ctx.deadlines.finish(deadline)
         latency = time.perf_counter() - start
+        labels, status = self.labels, outcome.status
         samples = [
-            Sample(
-                "probe_up",
-                self.labels,
-                ts,
-                1.0 if outcome.status in (Status.OK, Status.WARN) else 0.0,
-            ),
-            Sample("probe_status", self.labels, ts, float(outcome.status)),
-            Sample("probe_duration_seconds", self.labels, ts, latency),
+            Sample("probe_up", labels, ts, 1.0 if status in (Status.OK, Status.WARN) else 0.0),
+            Sample("probe_status", labels, ts, float(status)),
+            Sample("probe_duration_seconds", labels, ts, latency),
         ]
-        samples.extend(Sample(k, self.labels, ts, float(v)) for k, v in outcome.values.items())
+        if outcome.values:
+            samples += [Sample(k, labels, ts, float(v)) for k, v in outcome.values.items()]
+        # Positional: this runs for every check, and keyword calls cost more.
         return ProbeResult(
-            bot=self.bot,
-            check=self.name,
-            kind=self.kind,
-            status=outcome.status,
-            reason=outcome.reason,
-            latency=latency,
-            ts=ts,
-            details=outcome.details,
-            items=outcome.items,
-            samples=samples,
+            self.bot,
+            self.name,
+            self.kind,
+            status,
+            outcome.reason,
+            latency,
+            ts,
+            outcome.details,
+            outcome.items,
+            samples,
         )
 
     def _timed_out(self, deadline: Deadline) -> Outcome | None:

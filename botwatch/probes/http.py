@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from yarl import URL
 
-from botwatch.http import HttpError, HttpResponse, HttpTimeout
+from botwatch.http import HttpError, HttpResponse
 from botwatch.probes.base import (
     Item,
     Outcome,
@@ -56,8 +56,9 @@ def word_status(value: Any) -> Status | None:
 def _component_reason(value: Any) -> str:
     if isinstance(value, dict):
         for key in ("message", "error", "reason", "output", "detail"):
-            if isinstance(value.get(key), str):
-                return str(value[key])[:200]
+            text = value.get(key)
+            if isinstance(text, str):
+                return text[:200]
         latency = value.get("latency_ms", value.get("response_time_ms"))
         if isinstance(latency, int | float):
             return f"{latency:g} ms"
@@ -125,18 +126,14 @@ class HttpProbe(Probe):
             resp = await ctx.http.get(
                 self._url, timeout=None, max_body=self.max_body, headers=self.headers
             )
-        except HttpTimeout as e:
-            return Outcome(Status.CRIT, str(e), values={"http_up": 0})
-        except HttpError as e:
-            return Outcome(Status.CRIT, str(e), values={"http_up": 0})
+        except HttpError as e:  # HttpTimeout too
+            # No response: status code 0, the blackbox exporter's convention.
+            return Outcome(Status.CRIT, str(e), values={"http_status_code": 0})
         return self.judge(resp)
 
     def judge(self, resp: HttpResponse) -> Outcome:
         """The verdict on one response: status code, then the health document if any."""
-        values: dict[str, float] = {
-            "http_up": 1,
-            "http_status_code": resp.status,
-        }
+        values: dict[str, float] = {"http_status_code": resp.status}
         details: dict[str, Any] = {"status_code": resp.status, "bytes": len(resp.body)}
         if resp.truncated:
             details["truncated"] = True
@@ -156,7 +153,8 @@ class HttpProbe(Probe):
             items = self._components(doc)
             if overall is not None:
                 values["health_status"] = float(overall)
-                word = str(doc.get("status", doc.get("state", ""))) or overall.label
+                word = str(doc["status"] if "status" in doc else doc.get("state", ""))
+                word = word or overall.label
                 # The document's own verdict wins over the code only when it is worse
                 # (a 200 saying UNHEALTHY is critical; a 503 saying healthy is still 503).
                 if code_ok:

@@ -19,6 +19,7 @@ __all__ = [
 ]
 
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ def series_key(name: str, labels: Mapping[str, str]) -> SeriesKey:
     return (name, tuple(sorted(labels.items())))
 
 
+_TS = operator.itemgetter(2)  # a Sample's ts, read in C
 _IN_CHUNK = 500  # ids per IN (...) list; well under every driver's parameter limit
 
 
@@ -156,7 +158,7 @@ def write_batch(conn: Connection, batch: Batch, cache: SeriesCache) -> Learned:
         rows = _sample_rows(conn, batch.samples, cache, learned)
         # Mark first: rollup and retention lock the meta rows before touching samples,
         # so taking them in the same order means a writer and a fold never deadlock.
-        _mark_dirty(conn, min(r[1] for r in rows))
+        _mark_dirty(conn, min(map(_TS, batch.samples)))
         # The driver applies rows in order, so a repeated (series, ts) within a batch
         # resolves as across batches: the last value written wins.
         _driver_many(conn, "samples", _samples_upsert, ("series_id", "ts", "value"), rows)
@@ -173,6 +175,9 @@ def write_batch(conn: Connection, batch: Batch, cache: SeriesCache) -> Learned:
     return learned
 
 
+_NO_IDS: dict[str, int] = {}  # never written to: "no ids known for these labels"
+
+
 def _sample_rows(
     conn: Connection, samples: list[Sample], cache: SeriesCache, learned: Learned
 ) -> list[tuple[int, float, float]]:
@@ -181,21 +186,21 @@ def _sample_rows(
     misses: list[int] = []
     by_labels = cache.by_labels
     last: Any = None
-    names: dict[str, int] | None = None
+    names: dict[str, int] = {}
     # The hot loop of the whole monitor: one identity check and one dict lookup per
     # sample while consecutive samples share a labels dict (a probe run's all do).
     for smp in samples:
-        labels = smp.labels
+        name, labels, ts, value = smp
         if labels is not last:
             last = labels
             entry = by_labels.get(id(labels))
-            names = entry[1] if entry is not None and entry[0] is labels else None
-        sid = names.get(smp.name) if names is not None else None
+            names = entry[1] if entry is not None and entry[0] is labels else _NO_IDS
+        sid = names.get(name)
         if sid is None:
             misses.append(len(rows))
             rows.append(smp)
         else:
-            rows.append((sid, smp.ts, smp.value))
+            rows.append((sid, ts, value))
     if misses:
         keys = {i: series_key(rows[i].name, rows[i].labels) for i in misses}
         wanted = {keys[i]: rows[i].labels for i in misses}

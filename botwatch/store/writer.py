@@ -101,21 +101,33 @@ class Writer:
         probe_results: Iterable[ProbeResultRow],
     ) -> None:
         """Enqueue items; never blocks on the database. Thread-safe."""
-        given = list(samples)
+        # The monitor calls this for every check: kinds that are empty cost nothing.
+        good = samples if isinstance(samples, list) else list(samples)
         # NaN is no measurement (SQLite would store it as NULL); refuse it up front.
-        good = [s for s in given if not math.isnan(s.value)]
-        evs = list(events)
-        prs = list(probe_results)
+        # (NaN is the only value not equal to itself.)
+        nans = 0
+        for smp in good:
+            if smp.value != smp.value:
+                clean = [s for s in good if not math.isnan(s.value)]
+                nans, good = len(good) - len(clean), clean
+                break
+        evs = events if isinstance(events, list | tuple) else list(events)
+        prs = probe_results if isinstance(probe_results, list | tuple) else list(probe_results)
+        queues, enqueued = self._queues, self._enqueued
         with self._lock:
-            self.rejected += len(given) - len(good)
-            self._queues[_SAMPLES].extend(good)
-            self._queues[_EVENTS].extend(evs)
-            self._queues[_PROBES].extend(prs)
-            self._enqueued[_SAMPLES] += len(good)
-            self._enqueued[_EVENTS] += len(evs)
-            self._enqueued[_PROBES] += len(prs)
+            self.rejected += nans
+            if good:
+                queues[_SAMPLES].extend(good)
+                enqueued[_SAMPLES] += len(good)
+            if evs:
+                queues[_EVENTS].extend(evs)
+                enqueued[_EVENTS] += len(evs)
+            if prs:
+                queues[_PROBES].extend(prs)
+                enqueued[_PROBES] += len(prs)
             dropped = self._enforce_cap()
-        self._on_loop(self._wake.set)
+        if not self._wake.is_set():
+            self._on_loop(self._wake.set)
         if dropped:
             self._on_loop(self._signal_progress)
 
@@ -142,7 +154,8 @@ class Writer:
 
     def _pending_locked(self) -> int:
         inflight = len(self._inflight) if self._inflight is not None else 0
-        return sum(len(q) for q in self._queues) + inflight
+        q = self._queues
+        return len(q[0]) + len(q[1]) + len(q[2]) + inflight
 
     @property
     def pending(self) -> int:

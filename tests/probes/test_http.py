@@ -67,7 +67,7 @@ async def test_healthy_json_is_ok_with_its_values(serve: Any, ctx: ProbeContext)
     assert r.reason == "HTTP 200, status HEALTHY"
     assert r.details["version"] == "1.4.2"
     v = values(r)
-    assert v["http_up"] == 1 and v["http_status_code"] == 200
+    assert v["http_status_code"] == 200
     assert v["health_status"] == float(Status.OK)
     assert v["probe_duration_seconds"] >= 0 and r.details["bytes"] > 0
     assert all(s.labels == {"bot": "b", "check": "health"} for s in r.samples)
@@ -90,7 +90,7 @@ async def test_unhealthy_with_503_is_critical(serve: Any, ctx: ProbeContext) -> 
     r = await probe(url, ctx)
     assert r.status is Status.CRIT
     assert r.reason == "HTTP 503 Service Unavailable (expected 200), status UNHEALTHY"
-    assert values(r)["http_up"] == 1  # it answered; the answer is bad
+    assert values(r)["http_status_code"] == 503  # it answered; the answer is bad
 
 
 async def test_one_failing_component_degrades_a_healthy_document(
@@ -235,14 +235,14 @@ async def test_a_connection_closed_without_response_is_critical(
     r = await probe(await raw_server("hang-up"), ctx)
     assert r.status is Status.CRIT
     assert r.reason == "server closed the connection without a response"
-    assert values(r)["http_up"] == 0
+    assert values(r)["http_status_code"] == 0  # no response at all
 
 
 async def test_connection_refused_is_critical(free_port: int, ctx: ProbeContext) -> None:
     r = await probe(f"http://127.0.0.1:{free_port}/health", ctx)
     assert r.status is Status.CRIT
     assert r.reason == "cannot connect: Connection refused"
-    assert values(r)["http_up"] == 0
+    assert values(r)["http_status_code"] == 0  # no response at all
 
 
 async def test_from_bot_uses_the_health_spec_and_overrides(serve: Any, ctx: ProbeContext) -> None:
