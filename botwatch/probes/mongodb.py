@@ -52,6 +52,11 @@ class MongoProbe(Probe):
 
     def __init__(self, *, url: str, **kw: Any) -> None:
         super().__init__(**kw)
+        # Imported when the probe is planned, not in its first check: a cold import of
+        # pymongo takes a good part of a second on a busy machine, and inside the check
+        # it counted against the hard timeout.
+        import pymongo  # noqa: F401
+
         self._url = url
         try:
             self._password = urlsplit(url).password
@@ -83,8 +88,9 @@ class MongoProbe(Probe):
         # Leave headroom under the hard timeout so pymongo's own, more precise reason
         # ("connection refused") usually wins over a bare "timed out". Server selection
         # only gives up on its monitor's 500 ms heartbeat, so round down to a multiple.
-        ms = max(100, int(self.timeout * 800))
-        selection_ms = max(100, int(self.timeout * 900) // _HEARTBEAT_MS * _HEARTBEAT_MS)
+        # The margin is generous: on a busy machine pymongo's threads run late.
+        ms = max(100, int(self.timeout * 600))
+        selection_ms = max(100, int(self.timeout * 600) // _HEARTBEAT_MS * _HEARTBEAT_MS)
         try:
             client: MongoClient[dict[str, Any]] = MongoClient(
                 self._url,

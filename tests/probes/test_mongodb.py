@@ -69,7 +69,7 @@ async def test_refused_is_critical_with_the_drivers_reason(
     free_port: int, ctx: ProbeContext
 ) -> None:
     r = await probe(f"mongodb://bot:pa55word@127.0.0.1:{free_port}/?directConnection=true",
-                    timeout=1.0).run(ctx)  # fmt: skip
+                    timeout=2.0).run(ctx)  # fmt: skip
     assert r.status is Status.CRIT
     assert r.reason == f"127.0.0.1:{free_port}: Connection refused"
     assert "pa55word" not in json.dumps(r.to_dict())
