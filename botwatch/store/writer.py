@@ -60,6 +60,7 @@ class Writer:
         self._linger = linger
         self._flushers = 0
         self._batch_size = max(1, batch_size)
+        self._eager = max(1, self._batch_size // 5)
         self._max_pending = max(1, max_pending)
         self._retry_initial = retry_initial
         self._retry_max = retry_max
@@ -126,6 +127,9 @@ class Writer:
                 queues[_PROBES].extend(prs)
                 enqueued[_PROBES] += len(prs)
             dropped = self._enforce_cap()
+            eager = self._pending_locked() >= self._eager
+        if eager and not self._hurry.is_set():
+            self._on_loop(self._hurry.set)
         if not self._wake.is_set():
             self._on_loop(self._wake.set)
         if dropped:
@@ -289,10 +293,18 @@ class Writer:
             delay = min(delay * 2, self._retry_max)
 
     async def _let_batch_grow(self) -> None:
-        """Wait up to ``linger`` for a part-filled batch to fill (not when hurried)."""
+        """Wait up to ``linger`` for a part-filled batch to fill (not when hurried).
+
+        "Full" is ``eager`` items, a fifth of a batch: a busy producer gets batches of
+        that size at once instead of a large queue of waiting items (which the
+        garbage collector walks again and again), while a quiet one still gets the
+        linger's few large transactions.
+        """
         pending = self.pending
-        if pending == 0 or pending >= self._batch_size or self._stopping:
+        if pending == 0 or pending >= self._eager or self._stopping:
             return
+        if not self._flushers:
+            self._hurry.clear()  # put() sets it again once `eager` items wait
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._hurry.wait(), self._linger)
 
