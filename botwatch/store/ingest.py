@@ -230,7 +230,20 @@ def _samples_upsert(conn: Connection) -> Any:
 
 # Rows per multi-row INSERT on SQLite: 3 to 8 columns stay far below its limit of
 # 32,766 bound variables per statement.
-_SQLITE_ROWS_PER_STATEMENT = 500
+_SQLITE_ROWS_PER_STATEMENT = 512
+_SQLITE_MULTI: dict[tuple[str, int], str] = {}
+
+
+def _chunk_size(left: int) -> int:
+    """Rows for the next multi-row statement: 512, or the largest power of two <= left.
+
+    Only ten statement shapes ever exist per table. A statement per exact row count
+    filled sqlite3's cache of prepared statements (each several hundred KB for hundreds
+    of rows) with near-duplicates: the monitor's memory grew by tens of MB over an hour.
+    """
+    if left >= _SQLITE_ROWS_PER_STATEMENT:
+        return _SQLITE_ROWS_PER_STATEMENT
+    return 1 << (left.bit_length() - 1)
 
 
 def _driver_many(
@@ -266,13 +279,16 @@ def _driver_many(
         head, found, tail = sql.partition("VALUES " + one)
         if not found:
             raise StoreError(f"{name}: cannot find the VALUES clause in {sql!r}")
-        step = _SQLITE_ROWS_PER_STATEMENT
-        for i in range(0, len(rows), step):
-            chunk = rows[i : i + step]
-            values = ", ".join([one] * len(chunk))
-            conn.exec_driver_sql(
-                f"{head}VALUES {values}{tail}", tuple(itertools.chain.from_iterable(chunk))
-            )
+        i = 0
+        while i < len(rows):
+            n = _chunk_size(len(rows) - i)
+            chunk = rows[i : i + n]
+            i += n
+            shape = (name, n)
+            statement = _SQLITE_MULTI.get(shape)
+            if statement is None:
+                statement = _SQLITE_MULTI[shape] = f"{head}VALUES {', '.join([one] * n)}{tail}"
+            conn.exec_driver_sql(statement, tuple(itertools.chain.from_iterable(chunk)))
     elif positional:
         conn.exec_driver_sql(sql, rows)
     else:
