@@ -77,6 +77,7 @@ class Monitor:
         self.result_every = result_every
         self._row_written: dict[tuple[str, str], float] = {}
         self._next_upkeep = {"rollup": 0.0, "retention": 0.0}
+        self._upkeep_task: asyncio.Task[None] | None = None
         self._store_was_healthy = True
 
     def handle_result(self, r: ProbeResult) -> None:
@@ -127,17 +128,41 @@ class Monitor:
         samples = await self.sampler.tick()
         if samples:
             self.store.write(samples=samples)
-        await self._upkeep()
+        self._start_upkeep()
         self._watch_store()
 
-    async def _upkeep(self) -> None:
+    def _start_upkeep(self) -> None:
+        """Start due rollup/retention in the background, one run at a time.
+
+        Not awaited here: a minute's rollup of a large fleet takes a few hundred ms,
+        and checks due meanwhile must still start on time.
+        """
+        if self._upkeep_task is not None and not self._upkeep_task.done():
+            return
         now = self.clock.monotonic()
+        jobs: list[tuple[str, Any]] = []
         if now >= self._next_upkeep["rollup"]:
             self._next_upkeep["rollup"] = now + ROLLUP_EVERY
-            await self._guard("rollup", self.store.aio.rollup)
+            jobs.append(("rollup", self.store.aio.rollup))
         if now >= self._next_upkeep["retention"]:
             self._next_upkeep["retention"] = now + RETENTION_EVERY
-            await self._guard("retention", self.store.aio.retention)
+            jobs.append(("retention", self.store.aio.retention))
+        if jobs:
+            self._upkeep_task = asyncio.create_task(self._upkeep(jobs), name="botwatch-upkeep")
+
+    async def _upkeep(self, jobs: list[tuple[str, Any]]) -> None:
+        for what, fn in jobs:
+            await self._guard(what, fn)
+
+    @property
+    def upkeep_running(self) -> bool:
+        """Whether a rollup/retention run is in progress."""
+        return self._upkeep_task is not None and not self._upkeep_task.done()
+
+    async def wait_upkeep(self) -> None:
+        """Wait for a running rollup/retention to finish (tests, shutdown)."""
+        if self._upkeep_task is not None:
+            await self._upkeep_task
 
     async def _guard(self, what: str, fn: Any) -> None:
         try:
@@ -185,9 +210,11 @@ class Monitor:
         await self.scheduler.drain(
             timeout=max(p.timeout for p in self.probes) if self.probes else 0
         )
+        await self.wait_upkeep()
 
     async def close(self) -> None:
-        """Release the probe context."""
+        """Release the probe context (after any rollup/retention still running)."""
+        await self.wait_upkeep()
         await self.ctx.close()
 
 

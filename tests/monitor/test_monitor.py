@@ -215,3 +215,33 @@ async def test_unchanged_results_store_a_row_per_interval_but_every_value(
     finally:
         await m.close()
         await store.close()
+
+
+async def test_a_slow_rollup_does_not_hold_up_checks(
+    tmp_path: Path, health: tuple[Health, int]
+) -> None:
+    loaded = write_config(tmp_path, health[1])
+    clock = ManualClock(start=time.time())
+    # Rollup waits up to 5 s for a lock; checks must start meanwhile.
+    store = Store.open(loaded.storage_url, clock=clock, busy_timeout=5.0)
+    await store.start()
+    m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+    await step(m, clock, 1)  # the first rollup runs on the first tick
+    await m.wait_upkeep()
+    await store.flush()
+    db = loaded.storage_url.removeprefix("sqlite:///")
+    locker = sqlite3.connect(db, timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")  # the rollup cannot finish while this is held
+    try:
+        started = m.scheduler.started
+        clock.advance(61)  # a rollup and every check are due
+        await m.tick()
+        assert m.scheduler.started > started  # checks started...
+        assert m.upkeep_running  # ...while the rollup still waits for the database
+        await m.scheduler.drain()
+    finally:
+        locker.rollback()
+        locker.close()
+    await m.wait_upkeep()
+    await m.close()
+    await store.close()
