@@ -89,6 +89,7 @@ async def step(m: Monitor, clock: ManualClock, seconds: float) -> None:
     clock.advance(seconds)
     await m.tick()
     await m.scheduler.drain()
+    await m.wait_upkeep()  # rollup/retention run in the background; let them finish
 
 
 async def test_results_samples_and_state_changes_reach_the_store(
@@ -227,7 +228,6 @@ async def test_a_slow_rollup_does_not_hold_up_checks(
     await store.start()
     m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
     await step(m, clock, 1)  # the first rollup runs on the first tick
-    await m.wait_upkeep()
     await store.flush()
     db = loaded.storage_url.removeprefix("sqlite:///")
     locker = sqlite3.connect(db, timeout=0)
