@@ -78,6 +78,7 @@ class Monitor:
         self._row_written: dict[tuple[str, str], float] = {}
         self._next_upkeep = {"rollup": 0.0, "retention": 0.0}
         self._upkeep_task: asyncio.Task[None] | None = None
+        self._sampling_task: asyncio.Task[None] | None = None
         self._store_was_healthy = True
 
     def handle_result(self, r: ProbeResult) -> None:
@@ -123,20 +124,30 @@ class Monitor:
         )
 
     async def tick(self) -> None:
-        """One step: start due probes, sample due processes, run due store upkeep."""
+        """One step: start due probes, sample due processes, run due store upkeep.
+
+        Sampling and upkeep run as background tasks (one of each at a time): a round of
+        200 process trees or a minute's rollup takes a few hundred ms, and checks due
+        meanwhile must still start on time. ``wait_background()`` waits for them.
+        """
         self.scheduler.tick()
-        samples = await self.sampler.tick()
-        if samples:
-            self.store.write(samples=samples)
+        idle = self._sampling_task is None or self._sampling_task.done()
+        if idle and self.sampler.due_in() == 0:
+            self._sampling_task = asyncio.create_task(self._sample(), name="botwatch-sampler")
         self._start_upkeep()
         self._watch_store()
 
-    def _start_upkeep(self) -> None:
-        """Start due rollup/retention in the background, one run at a time.
+    async def _sample(self) -> None:
+        try:
+            samples = await self.sampler.tick()
+        except Exception:
+            log.exception("sampling processes failed")
+            return
+        if samples:
+            self.store.write(samples=samples)
 
-        Not awaited here: a minute's rollup of a large fleet takes a few hundred ms,
-        and checks due meanwhile must still start on time.
-        """
+    def _start_upkeep(self) -> None:
+        """Start due rollup/retention in the background, one run at a time."""
         if self._upkeep_task is not None and not self._upkeep_task.done():
             return
         now = self.clock.monotonic()
@@ -159,10 +170,11 @@ class Monitor:
         """Whether a rollup/retention run is in progress."""
         return self._upkeep_task is not None and not self._upkeep_task.done()
 
-    async def wait_upkeep(self) -> None:
-        """Wait for a running rollup/retention to finish (tests, shutdown)."""
-        if self._upkeep_task is not None:
-            await self._upkeep_task
+    async def wait_background(self) -> None:
+        """Wait for a running sampling round and rollup/retention (tests, shutdown)."""
+        for task in (self._sampling_task, self._upkeep_task):
+            if task is not None:
+                await task
 
     async def _guard(self, what: str, fn: Any) -> None:
         try:
@@ -210,11 +222,11 @@ class Monitor:
         await self.scheduler.drain(
             timeout=max(p.timeout for p in self.probes) if self.probes else 0
         )
-        await self.wait_upkeep()
+        await self.wait_background()
 
     async def close(self) -> None:
-        """Release the probe context (after any rollup/retention still running)."""
-        await self.wait_upkeep()
+        """Release the probe context (after background sampling/upkeep finish)."""
+        await self.wait_background()
         await self.ctx.close()
 
 

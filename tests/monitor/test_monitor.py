@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -89,7 +89,7 @@ async def step(m: Monitor, clock: ManualClock, seconds: float) -> None:
     clock.advance(seconds)
     await m.tick()
     await m.scheduler.drain()
-    await m.wait_upkeep()  # rollup/retention run in the background; let them finish
+    await m.wait_background()  # sampling and upkeep run in the background
 
 
 async def test_results_samples_and_state_changes_reach_the_store(
@@ -242,6 +242,51 @@ async def test_a_slow_rollup_does_not_hold_up_checks(
     finally:
         locker.rollback()
         locker.close()
-    await m.wait_upkeep()
+    await m.wait_background()
     await m.close()
     await store.close()
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A child process standing in for a bot."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield child
+    child.kill()
+    child.wait()
+
+
+async def test_process_samples_reach_the_store_without_holding_up_checks(
+    tmp_path: Path, health: tuple[Health, int], sleeper: subprocess.Popen[bytes]
+) -> None:
+    (tmp_path / "bot.pid").write_text(f"{sleeper.pid}\n")
+    cfg = tmp_path / "botwatch.yml"
+    cfg.write_text(
+        f"""
+storage: sqlite:///data/bw.db
+defaults: {{interval: 10s, timeout: 2s, sample_interval: 15s}}
+bots:
+  alpha:
+    health: http://127.0.0.1:{health[1]}/health/json
+    process: {{pidfile: bot.pid}}
+"""
+    )
+    loaded = load_config(cfg, env={})
+    clock = ManualClock(start=time.time())
+    store = Store.open(loaded.storage_url, clock=clock)
+    await store.start()
+    m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+    try:
+        clock.advance(1)
+        await m.tick()
+        # The sampling round runs in the background; the checks were started anyway.
+        assert m.scheduler.started >= 2
+        await m.scheduler.drain()
+        await m.wait_background()
+        await store.flush()
+        (rss,) = store.latest("process_rss_bytes", {"bot": "alpha"})
+        assert rss.value > 1_000_000
+        assert m.sampler.rounds == 1
+    finally:
+        await m.close()
+        await store.close()
