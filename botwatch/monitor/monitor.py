@@ -131,8 +131,7 @@ class Monitor:
         meanwhile must still start on time. ``wait_background()`` waits for them.
         """
         self.scheduler.tick()
-        idle = self._sampling_task is None or self._sampling_task.done()
-        if idle and self.sampler.due_in() == 0:
+        if not _busy(self._sampling_task) and self.sampler.due_in() == 0:
             self._sampling_task = asyncio.create_task(self._sample(), name="botwatch-sampler")
         self._start_upkeep()
         self._watch_store()
@@ -148,7 +147,7 @@ class Monitor:
 
     def _start_upkeep(self) -> None:
         """Start due rollup/retention in the background, one run at a time."""
-        if self._upkeep_task is not None and not self._upkeep_task.done():
+        if self.upkeep_running:
             return
         now = self.clock.monotonic()
         jobs: list[tuple[str, Any]] = []
@@ -168,7 +167,7 @@ class Monitor:
     @property
     def upkeep_running(self) -> bool:
         """Whether a rollup/retention run is in progress."""
-        return self._upkeep_task is not None and not self._upkeep_task.done()
+        return _busy(self._upkeep_task)
 
     async def wait_background(self) -> None:
         """Wait for a running sampling round and rollup/retention (tests, shutdown)."""
@@ -228,6 +227,10 @@ class Monitor:
         """Release the probe context (after background sampling/upkeep finish)."""
         await self.wait_background()
         await self.ctx.close()
+
+
+def _busy(task: asyncio.Task[None] | None) -> bool:
+    return task is not None and not task.done()
 
 
 def _safe_url(url: str) -> str:

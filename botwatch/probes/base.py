@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 from botwatch.clock import Clock, SystemClock
 from botwatch.errors import BotwatchError
 from botwatch.http import HttpClient
-from botwatch.probes.deadline import Deadline, Deadlines
+from botwatch.probes.deadline import Deadlines
 from botwatch.series import Labels, Sample
 
 if TYPE_CHECKING:
@@ -201,18 +201,16 @@ class Probe(ABC):
         except asyncio.CancelledError:
             if not deadline.owns_cancellation():
                 raise  # cancelled by someone else (shutdown): not ours to swallow
-            outcome = self._timeout_outcome()
         except BotwatchError as e:
-            outcome = self._timed_out(deadline) or Outcome(Status.CRIT, str(e))
+            outcome = Outcome(Status.CRIT, str(e))
         except Exception as e:
-            outcome = self._timed_out(deadline) or Outcome(
-                Status.UNKNOWN, f"probe failed: {e.__class__.__name__}: {e}"
-            )
-        else:
-            # A check that swallowed the cancellation still ran out of time.
-            outcome = self._timed_out(deadline) or outcome
+            outcome = Outcome(Status.UNKNOWN, f"probe failed: {e.__class__.__name__}: {e}")
         finally:
             ctx.deadlines.finish(deadline)
+        if deadline.undo():
+            # Out of time, whatever the check made of the cancellation (raised it,
+            # turned it into its own error, or swallowed it).
+            outcome = Outcome(Status.CRIT, f"timed out after {self.timeout:g}s")
         latency = time.perf_counter() - start
         labels, status = self.labels, outcome.status
         samples = [
@@ -235,16 +233,6 @@ class Probe(ABC):
             outcome.items,
             samples,
         )
-
-    def _timed_out(self, deadline: Deadline) -> Outcome | None:
-        """The timeout outcome if ``deadline`` expired (uncancelling the task), else None."""
-        if not deadline.expired:
-            return None
-        deadline.task.uncancel()
-        return self._timeout_outcome()
-
-    def _timeout_outcome(self) -> Outcome:
-        return Outcome(Status.CRIT, f"timed out after {self.timeout:g}s")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.bot}/{self.name}>"

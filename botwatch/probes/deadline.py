@@ -22,20 +22,26 @@ import math
 class Deadline:
     """One running check's deadline; ``expired`` once it has cancelled the task."""
 
-    __slots__ = ("at", "cancelling", "expired", "task")
+    __slots__ = ("_undone", "at", "cancelling", "expired", "task")
 
     def __init__(self, task: asyncio.Task[object], at: float) -> None:
         self.task = task
         self.at = at
         self.expired = False
+        self._undone = False
         # Cancellations already pending when the check started are not ours to undo.
         self.cancelling = task.cancelling()
 
+    def undo(self) -> bool:
+        """Whether it expired; the first call takes back its cancellation of the task."""
+        if self.expired and not self._undone:
+            self._undone = True
+            self.task.uncancel()
+        return self.expired
+
     def owns_cancellation(self) -> bool:
-        """After the task saw a cancellation: was it only this deadline's? (Uncancels it.)"""
-        if not self.expired:
-            return False
-        return self.task.uncancel() <= self.cancelling
+        """After the task saw a cancellation: was it only this deadline's? (Undoes it.)"""
+        return self.undo() and self.task.cancelling() <= self.cancelling
 
 
 class Deadlines:

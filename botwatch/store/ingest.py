@@ -110,6 +110,10 @@ def _series_ids(
                 new[k] = sid
 
 
+Learned = list[tuple[Mapping[str, str], str, SeriesKey, int]]
+"""Series ids found in a batch: (labels dict, name, key, id) each."""
+
+
 class SeriesCache:
     """Series ids the writer has seen committed, found two ways.
 
@@ -126,10 +130,7 @@ class SeriesCache:
         self.by_key: dict[SeriesKey, int] = {}
         self.by_labels: dict[int, tuple[Mapping[str, str], dict[str, int]]] = {}
 
-    def __len__(self) -> int:
-        return len(self.by_key)
-
-    def learn(self, learned: Iterable[tuple[Mapping[str, str], str, SeriesKey, int]]) -> None:
+    def learn(self, learned: Learned) -> None:
         """Remember ids from a committed batch: (labels dict, name, key, id) each."""
         # A producer that builds a fresh dict per sample would grow the fast path
         # without end (and keep every dict alive): it starts over once it holds more
@@ -142,9 +143,6 @@ class SeriesCache:
             if entry is None or entry[0] is not labels:
                 entry = self.by_labels[id(labels)] = (labels, {})
             entry[1][name] = sid
-
-
-Learned = list[tuple[Mapping[str, str], str, SeriesKey, int]]
 
 
 def write_batch(conn: Connection, batch: Batch, cache: SeriesCache) -> Learned:

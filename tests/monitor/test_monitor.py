@@ -48,7 +48,8 @@ async def health() -> AsyncIterator[tuple[Health, int]]:
     await runner.cleanup()
 
 
-def write_config(tmp_path: Path, port: int) -> LoadedConfig:
+def write_config(tmp_path: Path, port: int, also: str | None = None) -> LoadedConfig:
+    """Bot `alpha` with its health endpoint and ``also`` (default: its port checked)."""
     cfg = tmp_path / "botwatch.yml"
     cfg.write_text(
         f"""
@@ -57,7 +58,7 @@ defaults: {{interval: 10s, timeout: 2s, sample_interval: 15s}}
 bots:
   alpha:
     health: http://127.0.0.1:{port}/health/json
-    ports: [{port}]
+    {also or f"ports: [{port}]"}
 """
     )
     return load_config(cfg, env={})
@@ -260,18 +261,7 @@ async def test_process_samples_reach_the_store_without_holding_up_checks(
     tmp_path: Path, health: tuple[Health, int], sleeper: subprocess.Popen[bytes]
 ) -> None:
     (tmp_path / "bot.pid").write_text(f"{sleeper.pid}\n")
-    cfg = tmp_path / "botwatch.yml"
-    cfg.write_text(
-        f"""
-storage: sqlite:///data/bw.db
-defaults: {{interval: 10s, timeout: 2s, sample_interval: 15s}}
-bots:
-  alpha:
-    health: http://127.0.0.1:{health[1]}/health/json
-    process: {{pidfile: bot.pid}}
-"""
-    )
-    loaded = load_config(cfg, env={})
+    loaded = write_config(tmp_path, health[1], also="process: {pidfile: bot.pid}")
     clock = ManualClock(start=time.time())
     store = Store.open(loaded.storage_url, clock=clock)
     await store.start()
