@@ -40,14 +40,27 @@ _WORDS = {
 _COMPONENT_KEYS = ("checks", "components", "services", "dependencies", "details")
 
 
+_REASON_KEYS = ("message", "error", "reason", "output", "detail")
+_REASON_KEY_SET = frozenset(_REASON_KEYS)
+_STATUS_KEYS = ("status", "state", "healthy", "ok")
+# The words as health documents spell them, for one exact lookup before normalising.
+_EXACT = {**_WORDS, **{w.upper(): s for w, s in _WORDS.items()},
+          **{w.title(): s for w, s in _WORDS.items()}}  # fmt: skip
+
+
 def word_status(value: Any) -> Status | None:
     """``"DEGRADED"`` → WARN; booleans count too (``true`` is healthy)."""
+    if value.__class__ is str:
+        # A monitor judges thousands of documents a second; most say "healthy" or
+        # "HEALTHY" exactly, and one dict lookup beats normalising every time.
+        found = _EXACT.get(value)
+        return found if found is not None else _WORDS.get(value.strip().lower())
     if isinstance(value, bool):
         return Status.OK if value else Status.CRIT
     if isinstance(value, str):
         return _WORDS.get(value.strip().lower())
     if isinstance(value, dict):
-        for key in ("status", "state", "healthy", "ok"):
+        for key in _STATUS_KEYS:
             if key in value:
                 return word_status(value[key])
     return None
@@ -55,11 +68,14 @@ def word_status(value: Any) -> Status | None:
 
 def _component_reason(value: Any) -> str:
     if isinstance(value, dict):
-        for key in ("message", "error", "reason", "output", "detail"):
-            text = value.get(key)
-            if isinstance(text, str):
-                return text[:200]
-        latency = value.get("latency_ms", value.get("response_time_ms"))
+        if not _REASON_KEY_SET.isdisjoint(value):  # one C call for the usual "none of them"
+            for key in _REASON_KEYS:
+                text = value.get(key)
+                if isinstance(text, str):
+                    return text[:200]
+        latency = value.get("latency_ms")
+        if latency is None:
+            latency = value.get("response_time_ms")
         if isinstance(latency, int | float):
             return f"{latency:g} ms"
     return ""
@@ -133,22 +149,25 @@ class HttpProbe(Probe):
 
     def judge(self, resp: HttpResponse) -> Outcome:
         """The verdict on one response: status code, then the health document if any."""
-        values: dict[str, float] = {"http_status_code": resp.status}
-        details: dict[str, Any] = {"status_code": resp.status, "bytes": len(resp.body)}
-        if resp.truncated:
+        # Runs for every check of every bot: written for speed (see docs/monitor.md).
+        code, body, truncated = resp.status, resp.body, resp.truncated
+        values: dict[str, float] = {"http_status_code": code}
+        details: dict[str, Any] = {"status_code": code, "bytes": len(body)}
+        if truncated:
             details["truncated"] = True
-        code_ok = resp.status in self.expect_status
-        reason = f"HTTP {resp.status}"
-        status = Status.OK if code_ok else Status.CRIT
-        if not code_ok:
-            reason = f"HTTP {resp.status} {resp.reason}".strip() + f" (expected {self._expected()})"
+        code_ok = code in self.expect_status
+        if code_ok:
+            status, reason = Status.OK, f"HTTP {code}"
+        else:
+            status = Status.CRIT
+            reason = f"HTTP {code} {resp.reason}".strip() + f" (expected {self._expected()})"
 
-        doc = self._json(resp.body, resp.content_type, resp.truncated)
+        doc = None if truncated else self._json(body, resp)
         items: list[Item] = []
         if isinstance(doc, dict):
             overall = word_status(doc)
             version = doc.get("version")
-            if isinstance(version, str | int | float):
+            if version is not None and isinstance(version, str | int | float):
                 details["version"] = str(version)
             items = self._components(doc)
             if overall is not None:
@@ -159,34 +178,36 @@ class HttpProbe(Probe):
                 # (a 200 saying UNHEALTHY is critical; a 503 saying healthy is still 503).
                 if code_ok:
                     status = overall
-                    reason = f"HTTP {resp.status}, status {word}"
+                    reason = f"HTTP {code}, status {word}"
                 else:
                     reason += f", status {word}"
             elif code_ok and items:
                 status = Status.worst(i.status for i in items)
-            bad = [i for i in items if i.status is not Status.OK]
-            if bad:
-                if code_ok and overall is Status.OK:
-                    status = Status.WARN  # "healthy" overall, but a component is not
-                reason += "; " + ", ".join(f"{i.name} {i.status.label}" for i in bad[:3])
-        elif resp.truncated and code_ok:
+            if items:
+                bad = [i for i in items if i.status is not Status.OK]
+                if bad:
+                    if code_ok and overall is Status.OK:
+                        status = Status.WARN  # "healthy" overall, but a component is not
+                    reason += "; " + ", ".join(f"{i.name} {i.status.label}" for i in bad[:3])
+        elif truncated and code_ok:
             status = Status.WARN
             reason += f", body larger than {self.max_body} bytes (cut off)"
         elif code_ok and "json" in resp.content_type:
             status = Status.WARN
             reason += ", body is not valid JSON"
         details["latency_ms"] = round(resp.elapsed * 1000, 1)
-        return Outcome(status, reason, details=details, values=values, items=items)
+        return Outcome(status, reason, details, values, items)
 
     def _expected(self) -> str:
         return "/".join(str(c) for c in self.expect_status)
 
     @staticmethod
-    def _json(body: bytes, content_type: str, truncated: bool) -> Any:
-        if truncated or not body:
+    def _json(body: bytes, resp: HttpResponse) -> Any:
+        """The body as JSON if it looks like JSON (by its first byte or its type)."""
+        if not body:
             return None
-        head = body.lstrip()[:1]
-        if "json" not in content_type and head not in (b"{", b"["):
+        looks_like_json = body[:1] in b"{[" or body.lstrip()[:1] in (b"{", b"[")
+        if not looks_like_json and "json" not in resp.content_type:
             return None
         try:
             # orjson: a monitor parses thousands of health documents a second, and it is
@@ -201,14 +222,27 @@ class HttpProbe(Probe):
 
     @staticmethod
     def _components(doc: dict[str, Any]) -> list[Item]:
+        """Per-component verdicts from the first map of components the document has."""
         for key in _COMPONENT_KEYS:
             comps = doc.get(key)
-            if isinstance(comps, dict):
-                out = []
-                for name, value in comps.items():
-                    st = word_status(value)
+            if not isinstance(comps, dict):
+                continue
+            out = []
+            for name, value in comps.items():
+                if isinstance(value, dict):
+                    # The usual component, {"status": "healthy", ...}: one lookup for the
+                    # word instead of word_status()'s walk (this runs for every component
+                    # of every check).
+                    word = value.get("status")
+                    st = _EXACT.get(word) if word.__class__ is str else None
+                    if st is None:
+                        st = word_status(value)
                     if st is not None:
                         out.append(Item(str(name), st, _component_reason(value)))
-                if out:
-                    return out
+                else:
+                    st = word_status(value)
+                    if st is not None:
+                        out.append(Item(str(name), st, ""))
+            if out:
+                return out
         return []

@@ -214,7 +214,21 @@ def _sample_rows(
     return rows
 
 
-_DRIVER_SQL: dict[tuple[str, str], tuple[str, bool]] = {}
+_DRIVER_SQL: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _driver_sql(
+    conn: Connection, name: str, build: Callable[[Connection], Any]
+) -> tuple[str, tuple[str, ...] | None]:
+    """Statement ``build(conn)`` compiled once per dialect: its SQL, and for drivers
+    with positional parameters the bind names in order (None for named ones)."""
+    key = (conn.dialect.name, name)
+    found = _DRIVER_SQL.get(key)
+    if found is None:
+        compiled = build(conn).compile(dialect=conn.dialect)
+        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        found = _DRIVER_SQL[key] = (str(compiled), order)
+    return found
 
 
 def _samples_upsert(conn: Connection) -> Any:
@@ -265,13 +279,10 @@ def _driver_many(
     a batch. (Within one statement SQLite applies rows in order, so ON CONFLICT still
     lets the last value written win.) PostgreSQL gets psycopg's pipelined executemany.
     """
-    key = (conn.dialect.name, name)
-    if key not in _DRIVER_SQL:
-        compiled = build(conn).compile(dialect=conn.dialect)
-        if compiled.positional and tuple(compiled.positiontup or ()) != columns:
-            raise StoreError(f"{name}: bind order {compiled.positiontup} is not {columns}")
-        _DRIVER_SQL[key] = (str(compiled), bool(compiled.positional))
-    sql, positional = _DRIVER_SQL[key]
+    sql, order = _driver_sql(conn, name, build)
+    positional = order is not None
+    if positional and order != columns:
+        raise StoreError(f"{name}: bind order {order} is not {columns}")
     if conn.dialect.name == "sqlite":
         one = "(" + ", ".join("?" * len(columns)) + ")"
         head, found, tail = sql.partition("VALUES " + one)
@@ -298,10 +309,22 @@ def _mark_dirty(conn: Connection, earliest: float) -> None:
 
     Done in the batch's own transaction: on PostgreSQL the update waits for a rollup
     holding the row, so a mark is never lost between a rollup's read and its clear.
+    Compiled once and sent straight to the driver: it runs for every batch, and
+    building it anew cost more than the database's work.
     """
-    conn.execute(
+    sql, order = _driver_sql(conn, "mark_dirty", _mark_dirty_statement)
+    params = {"earliest": earliest, "key": MetaKey.DIRTY_1M}
+    if order is None:
+        conn.exec_driver_sql(sql, params)
+    else:
+        conn.exec_driver_sql(sql, tuple(params[n] for n in order))
+
+
+def _mark_dirty_statement(conn: Connection) -> Any:
+    earliest = bindparam("earliest", type_=meta.c.value.type)
+    return (
         update(meta)
-        .where(meta.c.key == MetaKey.DIRTY_1M)
+        .where(meta.c.key == bindparam("key", type_=meta.c.key.type))
         .values(
             value=case(
                 (or_(meta.c.value.is_(None), meta.c.value > earliest), earliest),

@@ -321,7 +321,11 @@ class Writer:
                 q: deque[Any] = self._queues[kind]
                 self._inflight_start[kind] = self._enqueued[kind] - len(q)
                 n = min(room, len(q))
-                dest.extend(q.popleft() for _ in range(n))
+                if n == len(q):  # the usual case: everything waiting fits
+                    dest.extend(q)
+                    q.clear()
+                else:
+                    dest.extend(q.popleft() for _ in range(n))
                 room -= n
             self._inflight = batch if len(batch) else None
             return self._inflight

@@ -13,8 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from botwatch.config import LoadedConfig, parse_config
+from botwatch.http import HttpResponse
 from botwatch.probes import ProbeContext, ProbeResult, Status, build_probes
-from botwatch.probes.http import HttpProbe
+from botwatch.probes.http import HttpProbe, word_status
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TEN_MB = 10 * 1024 * 1024
@@ -76,6 +77,63 @@ async def test_healthy_json_is_ok_with_its_values(serve: Any, ctx: ProbeContext)
 async def test_status_words_are_case_insensitive(serve: Any, ctx: ProbeContext) -> None:
     r = await probe(await serve(json_handler({"status": "healthy"})), ctx)
     assert r.status is Status.OK and r.reason == "HTTP 200, status healthy"
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("HEALTHY", Status.OK),
+        ("Healthy", Status.OK),
+        (" hEaLtHy\n", Status.OK),
+        ("Degraded", Status.WARN),
+        ("DOWN", Status.CRIT),
+        (True, Status.OK),
+        (False, Status.CRIT),
+        ({"state": "degraded"}, Status.WARN),
+    ],
+)
+def test_status_words_in_any_spelling(word: Any, expected: Status) -> None:
+    assert word_status(word) is expected
+
+
+@pytest.mark.parametrize("word", ["maybe", 1, None, [], {"status": 3}])
+def test_what_is_not_a_status_word_says_nothing(word: Any) -> None:
+    assert word_status(word) is None
+
+
+def judge_body(body: bytes, content_type: str = "application/json") -> Any:
+    resp = HttpResponse(200, "OK", {"Content-Type": content_type}, body, False, 0.002)
+    return HttpProbe(bot="b", name="health", url="http://127.0.0.1:1/").judge(resp)
+
+
+def test_components_read_every_common_shape() -> None:
+    doc = {
+        "status": "ok",
+        "checks": {
+            "db": {"status": " Up ", "response_time_ms": 7},
+            "cache": {"status": "DOWN", "latency_ms": 2, "message": "OOM"},
+            "queue": {"healthy": False},
+            "mail": "Degraded",
+            "note": "not a status",
+            "worker": {"status": 5},
+        },
+    }
+    out = judge_body(json.dumps(doc).encode())
+    items = {i.name: (i.status, i.reason) for i in out.items}
+    assert items == {
+        "db": (Status.OK, "7 ms"),
+        "cache": (Status.CRIT, "OOM"),
+        "queue": (Status.CRIT, ""),
+        "mail": (Status.WARN, ""),
+    }
+    assert out.status is Status.WARN  # "ok" overall, but components are not
+    assert out.reason == "HTTP 200, status ok; cache crit, queue crit, mail warn"
+
+
+def test_a_json_document_is_read_whatever_its_content_type_or_leading_space() -> None:
+    out = judge_body(b'  \n{"status": "UNHEALTHY"}', content_type="text/plain")
+    assert out.status is Status.CRIT and out.reason == "HTTP 200, status UNHEALTHY"
+    assert judge_body(b"OK", content_type="text/plain").reason == "HTTP 200"
 
 
 async def test_degraded_is_a_warning_even_with_200(serve: Any, ctx: ProbeContext) -> None:
