@@ -7,7 +7,7 @@ analyzers produce them; the store keeps them; rules, reports and ``/metrics`` re
 
 from __future__ import annotations
 
-__all__ = ["Event", "Labels", "Sample", "labels_key"]
+__all__ = ["AnySample", "Event", "Labels", "Sample", "SampleGroup", "labels_key"]
 
 import json
 from dataclasses import dataclass, field
@@ -32,6 +32,27 @@ class Sample(NamedTuple):
     labels: Labels
     ts: float
     value: float
+
+
+class SampleGroup(NamedTuple):
+    """Values of several series that share labels and a timestamp: one probe run's.
+
+    The store takes a group wherever it takes a ``Sample`` and writes one row per value.
+    A check produces a handful of values every run; one group instead of a ``Sample``
+    each is fewer objects to build, queue and hold while the writer catches up.
+    """
+
+    labels: Labels
+    ts: float
+    values: dict[str, float]
+
+    def samples(self) -> list[Sample]:
+        """The group as one ``Sample`` per value."""
+        return [Sample(name, self.labels, self.ts, v) for name, v in self.values.items()]
+
+
+AnySample = Sample | SampleGroup
+"""What the store takes as samples: single ones, or a probe run's group."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,7 +108,7 @@ class Monitor:
         if events or r.ts - self._row_written.get(key, -math.inf) >= self.result_every:
             self._row_written[key] = r.ts
             rows = [self._row(r)]
-        self.store.write(samples=r.samples, events=events, probe_results=rows)
+        self.store.write(samples=(r.group(),), events=events, probe_results=rows)
 
     @staticmethod
     def _row(r: ProbeResult) -> ProbeResultRow:

@@ -2,7 +2,7 @@
 
 ``Probe.run()`` wraps ``check()`` with the hard timeout, latency measurement and error
 mapping, so a probe can never hang the monitor or crash it, and turns the outcome into
-series samples (``probe_up``, ``probe_status``, ``probe_duration_seconds`` and whatever
+series values (``probe_up``, ``probe_status``, ``probe_duration_seconds`` and whatever
 values the probe reports).
 """
 
@@ -33,7 +33,7 @@ from botwatch.clock import Clock, SystemClock
 from botwatch.errors import BotwatchError
 from botwatch.http import HttpClient
 from botwatch.probes.deadline import Deadlines
-from botwatch.series import Labels, Sample
+from botwatch.series import Labels, Sample, SampleGroup
 
 if TYPE_CHECKING:
     from botwatch.config import BotConfig, Defaults, LoadedConfig
@@ -100,7 +100,20 @@ class ProbeResult:
     ts: float
     details: dict[str, Any] = field(default_factory=dict)
     items: list[Item] = field(default_factory=list)
-    samples: list[Sample] = field(default_factory=list)
+    labels: Labels = field(default_factory=dict)
+    """The labels of every series this run wrote (the probe's own dict, shared)."""
+    values: dict[str, float] = field(default_factory=dict)
+    """Series name → value: ``probe_up``, ``probe_status``, ``probe_duration_seconds``
+    and the check's own values."""
+
+    @property
+    def samples(self) -> list[Sample]:
+        """The values as samples labelled with ``labels`` at ``ts``."""
+        return self.group().samples()
+
+    def group(self) -> SampleGroup:
+        """The values as one ``SampleGroup`` (what the monitor hands the store)."""
+        return SampleGroup(self.labels, self.ts, self.values)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (used by ``botwatch check --json`` and the API)."""
@@ -212,14 +225,15 @@ class Probe(ABC):
             # turned it into its own error, or swallowed it).
             outcome = Outcome(Status.CRIT, f"timed out after {self.timeout:g}s")
         latency = time.perf_counter() - start
-        labels, status = self.labels, outcome.status
-        samples = [
-            Sample("probe_up", labels, ts, 1.0 if status in (Status.OK, Status.WARN) else 0.0),
-            Sample("probe_status", labels, ts, float(status)),
-            Sample("probe_duration_seconds", labels, ts, latency),
-        ]
-        if outcome.values:
-            samples += [Sample(k, labels, ts, float(v)) for k, v in outcome.values.items()]
+        status = outcome.status
+        # One dict per run, no Sample objects: the store takes it as a SampleGroup.
+        values = {
+            "probe_up": 1.0 if status is Status.OK or status is Status.WARN else 0.0,
+            "probe_status": float(status),
+            "probe_duration_seconds": latency,
+        }
+        for k, v in outcome.values.items():
+            values[k] = float(v)
         # Positional: this runs for every check, and keyword calls cost more.
         return ProbeResult(
             self.bot,
@@ -231,7 +245,8 @@ class Probe(ABC):
             ts,
             outcome.details,
             outcome.items,
-            samples,
+            self.labels,
+            values,
         )
 
     def __repr__(self) -> str:

@@ -19,7 +19,6 @@ __all__ = [
 ]
 
 import itertools
-import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,7 @@ from sqlalchemy import Connection, bindparam, case, insert, or_, select, tuple_,
 from sqlalchemy.dialects import postgresql, sqlite
 
 from botwatch.errors import StoreError
-from botwatch.series import Event, Sample, labels_key
+from botwatch.series import AnySample, Event, Sample, SampleGroup, labels_key
 from botwatch.store.engine import json_dumps
 from botwatch.store.records import ProbeResultRow
 from botwatch.store.tables import MetaKey, events, meta, probe_results, samples, series
@@ -47,7 +46,6 @@ def series_key(name: str, labels: Mapping[str, str]) -> SeriesKey:
     return (name, tuple(sorted(labels.items())))
 
 
-_TS = operator.itemgetter(2)  # a Sample's ts, read in C
 _IN_CHUNK = 500  # ids per IN (...) list; well under every driver's parameter limit
 
 
@@ -55,7 +53,7 @@ _IN_CHUNK = 500  # ids per IN (...) list; well under every driver's parameter li
 class Batch:
     """Items taken from the writer's buffer together, oldest first per kind."""
 
-    samples: list[Sample] = field(default_factory=list)
+    samples: list[AnySample] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     probe_results: list[ProbeResultRow] = field(default_factory=list)
 
@@ -156,7 +154,7 @@ def write_batch(conn: Connection, batch: Batch, cache: SeriesCache) -> Learned:
         rows = _sample_rows(conn, batch.samples, cache, learned)
         # Mark first: rollup and retention lock the meta rows before touching samples,
         # so taking them in the same order means a writer and a fold never deadlock.
-        _mark_dirty(conn, min(map(_TS, batch.samples)))
+        _mark_dirty(conn, min([s.ts for s in batch.samples]))
         # The driver applies rows in order, so a repeated (series, ts) within a batch
         # resolves as across batches: the last value written wins.
         _driver_many(conn, "samples", _samples_upsert, ("series_id", "ts", "value"), rows)
@@ -177,28 +175,38 @@ _NO_IDS: dict[str, int] = {}  # never written to: "no ids known for these labels
 
 
 def _sample_rows(
-    conn: Connection, samples: list[Sample], cache: SeriesCache, learned: Learned
+    conn: Connection, samples: list[AnySample], cache: SeriesCache, learned: Learned
 ) -> list[tuple[int, float, float]]:
-    """``(series_id, ts, value)`` for every sample, creating series not seen before."""
+    """``(series_id, ts, value)`` for every value, creating series not seen before."""
     rows: list[Any] = []
     misses: list[int] = []
     by_labels = cache.by_labels
     last: Any = None
     names: dict[str, int] = {}
-    # The hot loop of the whole monitor: one identity check and one dict lookup per
-    # sample while consecutive samples share a labels dict (a probe run's all do).
+    # The hot loop of the whole monitor: one identity check per sample or group, and one
+    # dict lookup per value while consecutive ones share a labels dict (a probe's do).
     for smp in samples:
-        name, labels, ts, value = smp
+        labels = smp.labels
         if labels is not last:
             last = labels
             entry = by_labels.get(id(labels))
             names = entry[1] if entry is not None and entry[0] is labels else _NO_IDS
-        sid = names.get(name)
-        if sid is None:
-            misses.append(len(rows))
-            rows.append(smp)
+        if isinstance(smp, SampleGroup):
+            ts = smp.ts
+            for name, value in smp.values.items():
+                sid = names.get(name)
+                if sid is None:
+                    misses.append(len(rows))
+                    rows.append(Sample(name, labels, ts, value))
+                else:
+                    rows.append((sid, ts, value))
         else:
-            rows.append((sid, ts, value))
+            sid = names.get(smp.name)
+            if sid is None:
+                misses.append(len(rows))
+                rows.append(smp)
+            else:
+                rows.append((sid, smp.ts, smp.value))
     if misses:
         keys = {i: series_key(rows[i].name, rows[i].labels) for i in misses}
         wanted = {keys[i]: rows[i].labels for i in misses}
@@ -361,16 +369,16 @@ def _probe_row(p: ProbeResultRow) -> tuple[Any, ...]:
     )
 
 
-def single(item: Sample | Event | ProbeResultRow) -> Batch:
+def single(item: AnySample | Event | ProbeResultRow) -> Batch:
     """A batch of one item (the writer's fallback when a whole batch is refused)."""
-    if isinstance(item, Sample):
+    if isinstance(item, Sample | SampleGroup):
         return Batch(samples=[item])
     if isinstance(item, Event):
         return Batch(events=[item])
     return Batch(probe_results=[item])
 
 
-def items(batch: Batch) -> Iterable[Sample | Event | ProbeResultRow]:
+def items(batch: Batch) -> Iterable[AnySample | Event | ProbeResultRow]:
     """Every item of ``batch``, probe results and events before samples."""
     yield from batch.probe_results
     yield from batch.events

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from botwatch.clock import Clock, SystemClock
 from botwatch.errors import StoreError
-from botwatch.series import Event, Sample
+from botwatch.series import AnySample, Event
 from botwatch.store import migrate, queries
 from botwatch.store import rollup as _rollup
 from botwatch.store.engine import Engines, make_engines, normalize_url, store_errors
@@ -76,7 +76,7 @@ class Store:
         retention: Retention | None = None,
         busy_timeout: float = 5.0,
         batch_size: int = 5_000,
-        max_pending: int = 1_000_000,
+        max_pending: int = 250_000,
         retry_initial: float = 0.1,
         retry_max: float = 10.0,
         linger: float = 0.05,
@@ -89,7 +89,8 @@ class Store:
         ``postgresql://user:password@host:port/db`` (``postgres://`` works too).
         ``busy_timeout`` is how long one write waits for a lock before the batch is
         retried later (``retry_initial`` doubling up to ``retry_max`` seconds);
-        ``max_pending`` caps the in-memory buffer; ``linger`` is how long a part-filled
+        ``max_pending`` caps the in-memory buffer (in items: a sample, a probe run's
+        ``SampleGroup``, an event, a probe result); ``linger`` is how long a part-filled
         batch may wait to grow before it is written. Blocking: it connects and migrates;
         with ``migrate_in_child`` a due migration runs in a child process, which keeps
         Alembic out of a long-running process's memory.
@@ -182,7 +183,7 @@ class Store:
 
     def write(
         self,
-        samples: Iterable[Sample] = (),
+        samples: Iterable[AnySample] = (),
         events: Iterable[Event] = (),
         probe_results: Iterable[ProbeResultRow] = (),
     ) -> None:
@@ -196,7 +197,7 @@ class Store:
 
     def write_now(
         self,
-        samples: Iterable[Sample] = (),
+        samples: Iterable[AnySample] = (),
         events: Iterable[Event] = (),
         probe_results: Iterable[ProbeResultRow] = (),
     ) -> None:

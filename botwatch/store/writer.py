@@ -8,7 +8,8 @@ only ever sees one writer.
 When the database cannot be written (locked, disk full, server down) the batch stays
 in memory and is retried with exponential backoff, ``healthy`` turns False and
 ``last_error`` says why; producers keep going. The buffer is capped: past
-``max_pending`` the oldest queued samples are dropped first (then probe results,
+``max_pending`` items (a sample, one probe run's ``SampleGroup``, an event or a probe
+result each) the oldest queued samples are dropped first (then probe results,
 then events - the rarest and most telling), and every drop is counted. A batch the
 database refuses as invalid is written item by item so one bad item costs only itself.
 """
@@ -23,12 +24,12 @@ import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 from botwatch.errors import StoreError, StoreUnavailable
-from botwatch.series import Event, Sample
+from botwatch.series import AnySample, Event, SampleGroup
 from botwatch.store.engine import Engines, describe, is_transient, store_errors
 from botwatch.store.ingest import Batch, SeriesCache, single, write_batch
 from botwatch.store.records import ProbeResultRow, StoreStatus
@@ -66,7 +67,7 @@ class Writer:
         self._retry_max = retry_max
         # Guards the queues and counters: put() may be called from any thread.
         self._lock = threading.Lock()
-        self._queues: tuple[deque[Sample], deque[Event], deque[ProbeResultRow]] = (
+        self._queues: tuple[deque[AnySample], deque[Event], deque[ProbeResultRow]] = (
             deque(),
             deque(),
             deque(),
@@ -97,21 +98,27 @@ class Writer:
 
     def put(
         self,
-        samples: Iterable[Sample],
+        samples: Iterable[AnySample],
         events: Iterable[Event],
         probe_results: Iterable[ProbeResultRow],
     ) -> None:
         """Enqueue items; never blocks on the database. Thread-safe."""
         # The monitor calls this for every check: kinds that are empty cost nothing.
-        good = samples if isinstance(samples, list) else list(samples)
+        good = samples if isinstance(samples, list | tuple) else list(samples)
         # NaN is no measurement (SQLite would store it as NULL); refuse it up front.
         # (NaN is the only value not equal to itself.)
         nans = 0
         for smp in good:
-            if smp.value != smp.value:
-                clean = [s for s in good if not math.isnan(s.value)]
-                nans, good = len(good) - len(clean), clean
-                break
+            if isinstance(smp, SampleGroup):
+                for v in smp.values.values():
+                    if v != v:
+                        break
+                else:
+                    continue  # no NaN in the group
+            elif smp.value == smp.value:
+                continue
+            good, nans = _without_nan(good)
+            break
         evs = events if isinstance(events, list | tuple) else list(events)
         prs = probe_results if isinstance(probe_results, list | tuple) else list(probe_results)
         queues, enqueued = self._queues, self._enqueued
@@ -422,3 +429,20 @@ class Writer:
             fn()
         elif not self._loop.is_closed():
             self._loop.call_soon_threadsafe(fn)
+
+
+def _without_nan(samples: Sequence[AnySample]) -> tuple[list[AnySample], int]:
+    """``samples`` without NaN values (groups copied, never changed), and how many."""
+    out: list[AnySample] = []
+    dropped = 0
+    for smp in samples:
+        if isinstance(smp, SampleGroup):
+            values = {k: v for k, v in smp.values.items() if not math.isnan(v)}
+            dropped += len(smp.values) - len(values)
+            if values:
+                out.append(smp._replace(values=values))
+        elif math.isnan(smp.value):
+            dropped += 1
+        else:
+            out.append(smp)
+    return out, dropped

@@ -8,7 +8,7 @@ import pytest
 
 from botwatch.clock import ManualClock
 from botwatch.errors import StoreError, StoreUnavailable
-from botwatch.series import Event, Sample
+from botwatch.series import Event, Sample, SampleGroup
 from botwatch.store import Point, ProbeResultRow, SeriesInfo, Store
 from botwatch.store.engine import normalize_url
 
@@ -53,6 +53,34 @@ async def test_nan_values_are_rejected_not_stored(store: Store) -> None:
     await store.flush()
     assert store.rejected == 1
     assert store.latest("x") == [Point("x", {}, T0 + 1, 1.0)]
+
+
+async def test_sample_groups_write_one_row_per_value(store: Store) -> None:
+    labels = {"bot": "a", "check": "health"}
+    values = {"probe_status": 0.0, "probe_duration_seconds": 0.01, "http_status_code": 200.0}
+    first = SampleGroup(labels, T0, values)
+    store.write(samples=[first, Sample("rss", {"bot": "a"}, T0, 9.0)])
+    await store.flush()
+    # The same labels dict again (as a probe does every run): found by its identity.
+    store.write(samples=[SampleGroup(labels, T0 + 30, {**values, "http_status_code": 503.0})])
+    await store.flush()
+    assert store.latest("http_status_code") == [Point("http_status_code", labels, T0 + 30, 503.0)]
+    assert store.range("probe_duration_seconds", None, T0, T0 + 60)[0].points == [
+        (T0, 0.01),
+        (T0 + 30, 0.01),
+    ]
+    assert store.latest("rss") == [Point("rss", {"bot": "a"}, T0, 9.0)]
+    assert first.samples()[2] == Sample("http_status_code", labels, T0, 200.0)
+
+
+async def test_nan_in_a_group_is_rejected_and_the_group_left_alone(store: Store) -> None:
+    values = {"ok": 1.0, "bad": math.nan}
+    store.write(samples=[SampleGroup({"bot": "a"}, T0, values)])
+    await store.flush()
+    assert store.rejected == 1
+    assert store.latest("ok") == [Point("ok", {"bot": "a"}, T0, 1.0)]
+    assert store.latest("bad") == []
+    assert math.isnan(values["bad"])  # the producer's dict is not changed
 
 
 async def test_series_listing(store: Store) -> None:
