@@ -38,6 +38,7 @@ _WORDS = {
     "critical": Status.CRIT, "red": Status.CRIT,
 }  # fmt: skip
 _COMPONENT_KEYS = ("checks", "components", "services", "dependencies", "details")
+_OK = Status.OK  # a module global: reading an enum member off its class costs more
 
 
 _REASON_KEYS = ("message", "error", "reason", "output", "detail")
@@ -157,7 +158,7 @@ class HttpProbe(Probe):
             details["truncated"] = True
         code_ok = code in self.expect_status
         if code_ok:
-            status, reason = Status.OK, f"HTTP {code}"
+            status, reason = _OK, f"HTTP {code}"
         else:
             status = Status.CRIT
             reason = f"HTTP {code} {resp.reason}".strip() + f" (expected {self._expected()})"
@@ -165,14 +166,21 @@ class HttpProbe(Probe):
         doc = None if truncated else self._json(body, resp)
         items: list[Item] = []
         if isinstance(doc, dict):
-            overall = word_status(doc)
+            raw = doc.get("status")
+            if raw.__class__ is str:  # the usual document: {"status": "HEALTHY", ...}
+                overall = _EXACT.get(raw)
+                if overall is None:
+                    overall = word_status(raw)
+                word = raw
+            else:
+                overall = word_status(doc)
+                word = str(doc["status"] if "status" in doc else doc.get("state", ""))
             version = doc.get("version")
             if version is not None and isinstance(version, str | int | float):
                 details["version"] = str(version)
             items = self._components(doc)
             if overall is not None:
                 values["health_status"] = float(overall)
-                word = str(doc["status"] if "status" in doc else doc.get("state", ""))
                 word = word or overall.label
                 # The document's own verdict wins over the code only when it is worse
                 # (a 200 saying UNHEALTHY is critical; a 503 saying healthy is still 503).
@@ -184,9 +192,9 @@ class HttpProbe(Probe):
             elif code_ok and items:
                 status = Status.worst(i.status for i in items)
             if items:
-                bad = [i for i in items if i.status is not Status.OK]
+                bad = [i for i in items if i.status is not _OK]
                 if bad:
-                    if code_ok and overall is Status.OK:
+                    if code_ok and overall is _OK:
                         status = Status.WARN  # "healthy" overall, but a component is not
                     reason += "; " + ", ".join(f"{i.name} {i.status.label}" for i in bad[:3])
         elif truncated and code_ok:

@@ -133,8 +133,9 @@ class Writer:
             if prs:
                 queues[_PROBES].extend(prs)
                 enqueued[_PROBES] += len(prs)
-            dropped = self._enforce_cap()
-            eager = self._pending_locked() >= self._eager
+            pending = self._pending_locked()
+            dropped = self._enforce_cap(pending) if pending > self._max_pending else 0
+            eager = pending >= self._eager
         if eager and not self._hurry.is_set():
             self._on_loop(self._hurry.set)
         if not self._wake.is_set():
@@ -142,9 +143,9 @@ class Writer:
         if dropped:
             self._on_loop(self._signal_progress)
 
-    def _enforce_cap(self) -> int:
+    def _enforce_cap(self, pending: int) -> int:
         """Drop the oldest queued items beyond ``max_pending`` (lock held)."""
-        over = self._pending_locked() - self._max_pending
+        over = pending - self._max_pending
         dropped = 0
         for kind in (_SAMPLES, _PROBES, _EVENTS):
             if over <= 0:
