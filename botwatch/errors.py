@@ -13,6 +13,9 @@ __all__ = [
     "ProbeError",
     "ProbeTimeout",
     "ProcessNotFound",
+    "RuleError",
+    "RuleEvalError",
+    "RuleSyntaxError",
     "StoreError",
     "StoreUnavailable",
 ]
@@ -65,3 +68,21 @@ class StoreError(BotwatchError):
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached or written (locked, disk full, server down)."""
+
+
+class RuleError(BotwatchError):
+    """A rule or rule file is invalid."""
+
+
+class RuleSyntaxError(RuleError):
+    """An expression does not parse or does not type-check; shows where with a caret."""
+
+    def __init__(self, expr: str, column: int, message: str) -> None:
+        self.expr = expr
+        self.column = column
+        self.message = message
+        super().__init__(f"column {column}: {message}\n  {expr}\n  {' ' * (column - 1)}^")
+
+
+class RuleEvalError(RuleError):
+    """An expression failed while being evaluated (e.g. duplicate series to match)."""

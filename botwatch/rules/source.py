@@ -1,0 +1,162 @@
+"""Where rule evaluation reads series from: a small interface and the in-memory window.
+
+The evaluator asks for two things only: each matching series' newest point in a
+window, and each matching series' points in a window. ``MemorySeries`` keeps the
+recent past of every series in memory (fed with what the monitor writes, and loaded
+from the store at start), so evaluating thousands of alert instances never waits on
+the database; ``botwatch rules test`` fills one from a test file's input series.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MemorySeries", "SeriesPoints", "SeriesSource"]
+
+import bisect
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import NamedTuple
+
+from botwatch.rules.ast import Matcher
+from botwatch.series import AnySample, SampleGroup
+
+
+class SeriesPoints(NamedTuple):
+    """One series' labels and its points ``(ts, value)`` in a window, oldest first."""
+
+    labels: Mapping[str, str]
+    points: Sequence[tuple[float, float]]
+
+
+class SeriesSource(ABC):
+    """Series values by name and label matchers (one required method)."""
+
+    @abstractmethod
+    def window(
+        self, name: str, matchers: Sequence[Matcher], start: float, end: float
+    ) -> Iterator[SeriesPoints]:
+        """Each matching series with its points in ``(start, end]`` (series with none
+        are left out)."""
+
+    def newest(
+        self, name: str, matchers: Sequence[Matcher], start: float, end: float
+    ) -> Iterator[tuple[Mapping[str, str], float, float]]:
+        """Each matching series' newest point in ``(start, end]``: (labels, ts, value)."""
+        for s in self.window(name, matchers, start, end):
+            ts, value = s.points[-1]
+            yield s.labels, ts, value
+
+
+class _Series:
+    __slots__ = ("labels", "points", "ts")
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        self.labels = dict(labels)
+        self.ts: list[float] = []
+        self.points: list[tuple[float, float]] = []
+
+
+class MemorySeries(SeriesSource):
+    """The last ``keep`` seconds of every series written to it.
+
+    A value at a timestamp already held replaces it (as in the store). NaN is not a
+    measurement and is ignored. Not thread-safe: the monitor's loop owns it.
+    """
+
+    def __init__(self, keep: float = 3600.0) -> None:
+        self.keep = keep
+        self._series: dict[str, dict[tuple[tuple[str, str], ...], _Series]] = {}
+        self._newest = -math.inf
+
+    def add(self, name: str, labels: Mapping[str, str], ts: float, value: float) -> None:
+        """Record one value."""
+        if value != value:  # NaN
+            return
+        key = tuple(sorted(labels.items()))
+        by_labels = self._series.get(name)
+        if by_labels is None:
+            by_labels = self._series[name] = {}
+        s = by_labels.get(key)
+        if s is None:
+            s = by_labels[key] = _Series(labels)
+        times = s.ts
+        if not times or ts > times[-1]:
+            times.append(ts)
+            s.points.append((ts, value))
+        else:  # late or repeated: keep the points in time order, the last write wins
+            i = bisect.bisect_left(times, ts)
+            if i < len(times) and times[i] == ts:
+                s.points[i] = (ts, value)
+            else:
+                times.insert(i, ts)
+                s.points.insert(i, (ts, value))
+        if ts > self._newest:
+            self._newest = ts
+
+    def extend(self, samples: Iterable[AnySample]) -> None:
+        """Record samples and sample groups (what the monitor hands the store)."""
+        for smp in samples:
+            if isinstance(smp, SampleGroup):
+                for name, value in smp.values.items():
+                    self.add(name, smp.labels, smp.ts, value)
+            else:
+                self.add(smp.name, smp.labels, smp.ts, smp.value)
+
+    def trim(self, now: float | None = None) -> int:
+        """Forget points older than ``keep`` before ``now`` (default: the newest seen)."""
+        cutoff = (self._newest if now is None else now) - self.keep
+        dropped = 0
+        for name in list(self._series):
+            by_labels = self._series[name]
+            for key in list(by_labels):
+                s = by_labels[key]
+                i = bisect.bisect_right(s.ts, cutoff)
+                if i:
+                    del s.ts[:i], s.points[:i]
+                    dropped += i
+                if not s.ts:
+                    del by_labels[key]
+            if not by_labels:
+                del self._series[name]
+        return dropped
+
+    def names(self) -> list[str]:
+        """Every series name held."""
+        return sorted(self._series)
+
+    def window(
+        self, name: str, matchers: Sequence[Matcher], start: float, end: float
+    ) -> Iterator[SeriesPoints]:
+        """See ``SeriesSource.window``."""
+        for s in self._matching(name, matchers):
+            times = s.ts
+            lo = bisect.bisect_right(times, start)
+            hi = bisect.bisect_right(times, end, lo)
+            if hi > lo:
+                yield SeriesPoints(s.labels, s.points[lo:hi])
+
+    def newest(
+        self, name: str, matchers: Sequence[Matcher], start: float, end: float
+    ) -> Iterator[tuple[Mapping[str, str], float, float]]:
+        """See ``SeriesSource.newest`` (no copying: the common case of every rule)."""
+        for s in self._matching(name, matchers):
+            times = s.ts
+            i = len(times) - 1 if times[-1] <= end else bisect.bisect_right(times, end) - 1
+            if i >= 0 and times[i] > start:
+                ts, value = s.points[i]
+                yield s.labels, ts, value
+
+    def _matching(self, name: str, matchers: Sequence[Matcher]) -> Iterator[_Series]:
+        by_labels = self._series.get(name)
+        if not by_labels:
+            return
+        if not matchers:
+            yield from by_labels.values()
+            return
+        for s in by_labels.values():
+            labels = s.labels
+            for m in matchers:
+                if not m.matches(labels):
+                    break
+            else:
+                yield s
