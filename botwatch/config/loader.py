@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_CONFIG", "LoadedConfig", "load_config", "parse_config", "redacted"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "LoadedConfig",
+    "load_config",
+    "parse_config",
+    "redacted",
+    "validate_located",
+]
 
 import difflib
 import os
@@ -10,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
@@ -44,12 +51,16 @@ class LoadedConfig:
         return url
 
 
-def _model_for(path: tuple[str | int, ...]) -> type[BaseModel] | None:
-    """The pydantic model that sits at ``path`` in the config, to suggest its keys."""
-    model: Any = Config
+def _model_for(
+    path: tuple[str | int, ...], root: type[BaseModel] = Config
+) -> type[BaseModel] | None:
+    """The pydantic model that sits at ``path`` under ``root``, to suggest its keys."""
+    model: Any = root
     for part in path:
         if isinstance(model, type) and issubclass(model, BaseModel):
-            field = model.model_fields.get(part) if isinstance(part, str) else None
+            if isinstance(part, int):
+                continue  # an item of a list of models (``_unwrap`` already stepped in)
+            field = model.model_fields.get(part)
             if field is None:
                 return None
             model = _unwrap(field.annotation)
@@ -72,13 +83,13 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
-def _describe(err: Mapping[str, Any], src: Located) -> ConfigIssue:
+def _describe(err: Mapping[str, Any], src: Located, root: type[BaseModel] = Config) -> ConfigIssue:
     loc = tuple(err["loc"])
     kind = err["type"]
     # Errors from "before" validators on unions add the model name to loc; drop it.
     loc = tuple(p for p in loc if not (isinstance(p, str) and (p[:1].isupper() or p == "[key]")))
     if kind == "extra_forbidden":
-        parent = _model_for(loc[:-1])
+        parent = _model_for(loc[:-1], root)
         key = str(loc[-1])
         msg = f"unknown key {key!r}"
         if parent is not None:
@@ -107,10 +118,21 @@ def parse_config(
     src = load_yaml(text, file, os.environ if env is None else env)
     if not isinstance(src.data, dict):
         raise ConfigError([ConfigIssue(file, 1, "", "the config must be a mapping of keys")])
+    return validate_located(Config, src)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_located(model: type[M], src: Located, context: Any = None) -> M:
+    """Validate YAML data ``src`` as ``model``; errors name the file, line and key.
+
+    Used for every YAML file botwatch reads (the config, rule files, rule tests).
+    """
     try:
-        return Config.model_validate(src.data)
+        return model.model_validate(src.data, context=context)
     except ValidationError as e:
-        issues = [_describe(err, src) for err in e.errors()]
+        issues = [_describe(err, src, model) for err in e.errors()]
         issues.sort(key=lambda i: (i.line or 0, i.key))
         raise ConfigError(issues) from None
 
