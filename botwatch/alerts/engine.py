@@ -1,0 +1,204 @@
+"""Evaluating rules into alerts: on schedule, and as soon as the series they read change.
+
+``AlertEngine.tick()`` evaluates every rule that is due (its group's interval) and
+every rule marked by ``mark()`` since the last tick: the monitor marks the series
+names each probe run wrote, so detection takes one probe interval, not a probe
+interval plus an evaluation interval. Marks are coalesced per tick, so a burst of
+results costs one evaluation per rule.
+
+Evaluation failures and empty answers are decided per rule: ``no_data_state`` (the
+series the rule reads have no data at all) and ``exec_err_state`` (the evaluation
+failed, or returned more instances than the group's ``limit``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["AlertEngine", "RuleRuntime", "series_names"]
+
+import logging
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from botwatch.alerts.state import Alert, Found, RuleState, Transition, fingerprint
+from botwatch.clock import Clock, SystemClock
+from botwatch.errors import RuleEvalError
+from botwatch.rules.ast import Aggregate, Binary, Call, Node, RangeSelector, Selector, Unary
+from botwatch.rules.evaluate import DEFAULT_LOOKBACK, Element, Evaluator
+from botwatch.rules.files import Rule
+from botwatch.rules.source import SeriesSource
+from botwatch.rules.template import render
+
+log = logging.getLogger("botwatch.alerts")
+
+DEFAULT_INTERVAL = 30.0
+STATE_LABEL = "botwatch_state"
+"""Added to the instance a rule raises for no data or a failed evaluation
+(``nodata``/``error``), when its ``no_data_state``/``exec_err_state`` is ``alerting``."""
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    yield node
+    children: tuple[Node, ...] = ()
+    if isinstance(node, Binary):
+        children = (node.lhs, node.rhs)
+    elif isinstance(node, Unary):
+        children = (node.operand,)
+    elif isinstance(node, Call):
+        children = node.args
+    elif isinstance(node, Aggregate):
+        children = (node.expr,) if node.param is None else (node.param, node.expr)
+    elif isinstance(node, RangeSelector):
+        children = (node.selector,)
+    for c in children:
+        yield from _walk(c)
+
+
+def series_names(node: Node) -> frozenset[str]:
+    """The series an expression reads."""
+    return frozenset(n.name for n in _walk(node) if isinstance(n, Selector))
+
+
+@dataclass
+class RuleRuntime:
+    """A rule with its state and schedule."""
+
+    rule: Rule
+    state: RuleState
+    names: frozenset[str]
+    interval: float
+    next_due: float = -math.inf
+
+
+class AlertEngine:
+    """Evaluates rules against a ``SeriesSource``; tests call ``tick()`` step by step."""
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        source: SeriesSource,
+        *,
+        clock: Clock | None = None,
+        interval: float = DEFAULT_INTERVAL,
+        lookback: float = DEFAULT_LOOKBACK,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.source = source
+        self.evaluator = Evaluator(source, lookback=lookback)
+        self.rules = [
+            RuleRuntime(
+                r,
+                RuleState(r.name, for_=r.for_, keep_firing_for=r.keep_firing_for),
+                series_names(r.expr),
+                r.interval or interval,
+            )
+            for r in rules
+        ]
+        self._by_name: dict[str, list[RuleRuntime]] = {}
+        for rt in self.rules:
+            for name in rt.names:
+                self._by_name.setdefault(name, []).append(rt)
+        self._marked: dict[int, RuleRuntime] = {}
+
+    def mark(self, names: Iterable[str]) -> None:
+        """Series ``names`` just changed: evaluate the rules reading them next tick."""
+        by_name = self._by_name
+        for name in names:
+            for rt in by_name.get(name, ()):
+                self._marked[id(rt)] = rt
+
+    def tick(self, now: float | None = None) -> list[Transition]:
+        """Evaluate the marked rules and the ones whose interval is up."""
+        now = self.clock.time() if now is None else now
+        out: list[Transition] = []
+        marked, self._marked = self._marked, {}
+        for rt in self.rules:
+            if now >= rt.next_due or id(rt) in marked:
+                out += self.evaluate(rt, now)
+        return out
+
+    def due_in(self, now: float | None = None) -> float:
+        """Seconds until a rule is due (0 when one is marked)."""
+        if self._marked:
+            return 0.0
+        now = self.clock.time() if now is None else now
+        return max(0.0, min((rt.next_due for rt in self.rules), default=math.inf) - now)
+
+    def evaluate(self, rt: RuleRuntime, now: float) -> list[Transition]:
+        """Evaluate one rule at ``now`` and move its instances."""
+        rule, state = rt.rule, rt.state
+        rt.next_due = now + rt.interval
+        try:
+            value = self.evaluator.evaluate(rule.expr, now)
+            if isinstance(value, float):
+                # A number: true when not zero (scalar comparisons give 1 or 0).
+                value = [] if value == 0 or math.isnan(value) else [Element(None, {}, value, now)]
+            if len(value) > rule.limit:
+                raise RuleEvalError(
+                    f"{len(value)} alert instances exceed the group's limit of {rule.limit}"
+                )
+            found = self._found(rule, value)
+        except RuleEvalError as e:
+            return self._failed(rt, now, str(e))
+        if not found and not self._has_data(rule.expr, now):
+            state.health, state.last_error = "nodata", None
+            if rule.no_data_state == "nodata":
+                state.last_eval = now
+                return []  # unknown: leave every instance as it is
+            if rule.no_data_state == "alerting":
+                return state.apply(now, self._synthetic(rule, "nodata", now))
+            return state.apply(now, {})
+        state.health, state.last_error = "ok", None
+        return state.apply(now, found)
+
+    def _failed(self, rt: RuleRuntime, now: float, error: str) -> list[Transition]:
+        rule, state = rt.rule, rt.state
+        if state.health != "error" or state.last_error != error:
+            log.warning("rule %s (%s) failed: %s", rule.name, rule.file, error)
+        state.health, state.last_error = "error", error
+        if rule.exec_err_state == "alerting":
+            return state.apply(now, self._synthetic(rule, "error", now))
+        if rule.exec_err_state == "ok":
+            return state.apply(now, {})
+        state.last_eval = now
+        return []  # keep what was firing firing: a broken rule is no all-clear
+
+    def _found(self, rule: Rule, vector: list[Element]) -> dict[str, Found]:
+        found: dict[str, Found] = {}
+        for e in vector:
+            base = dict(e.labels)
+            labels = {**base, **{k: render(v, base, e.value) for k, v in rule.labels.items()}}
+            labels["alertname"] = rule.name
+            fp = fingerprint(labels)
+            if fp in found:
+                raise RuleEvalError(
+                    "two series have the same labels once the rule's labels are added: "
+                    + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+                )
+            notes = {k: render(v, labels, e.value) for k, v in rule.annotations.items()}
+            found[fp] = Found(labels, e.value, notes)
+        return found
+
+    def _synthetic(self, rule: Rule, why: str, now: float) -> dict[str, Found]:
+        labels = {**rule.labels, "alertname": rule.name, STATE_LABEL: why}
+        notes = {k: render(v, labels, math.nan) for k, v in rule.annotations.items()}
+        return {fingerprint(labels): Found(labels, math.nan, notes)}
+
+    def _has_data(self, node: Node, now: float) -> bool:
+        """Whether any series the expression reads has a value in its window."""
+        lookback = self.evaluator.lookback
+        selectors = [n for n in _walk(node) if isinstance(n, Selector | RangeSelector)]
+        if not selectors:
+            return True
+        for n in selectors:
+            if isinstance(n, RangeSelector):
+                sel, start = n.selector, now - n.window
+                if next(iter(self.source.window(sel.name, sel.matchers, start, now)), None):
+                    return True
+            elif next(iter(self.source.newest(n.name, n.matchers, now - lookback, now)), None):
+                return True
+        return False
+
+    def alerts(self) -> list[Alert]:
+        """Every live instance (pending and firing) of every rule."""
+        return [a for rt in self.rules for a in rt.state.alerts.values()]
