@@ -1,4 +1,4 @@
-"""``botwatch rules check FILE...``: validate rule files like ``promtool check rules``."""
+"""``botwatch rules check|test FILE...``: validate and unit-test rule files, as promtool does."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from botwatch.cli import app
 from botwatch.cli._common import console, err_console
 from botwatch.errors import ConfigError
 from botwatch.rules.files import load_rule_file
+from botwatch.rules.testing import load_test_file, run_test_file
 
 rules_app = typer.Typer(help="Validate and test alerting rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -34,4 +35,31 @@ def rules_check(
         groups = len({r.group for r in rules})
         console.print(f"[green]✓[/] {path}: {len(rules)} rule(s) in {groups} group(s)")
     if bad:
+        raise typer.Exit(1)
+
+
+@rules_app.command("test")
+def rules_test(
+    files: Annotated[list[Path], typer.Argument(help="Rule test files (promtool's format).")],
+) -> None:
+    """Run rule unit tests: input series → expected alerts at given times. Exit 1 on failure."""
+    failed = 0
+    for path in files:
+        try:
+            spec, rules = load_test_file(path)
+        except ConfigError as e:
+            failed += 1
+            err_console.print(f"[bold red]✗[/] {path}: cannot run", markup=True)
+            for issue in e.issues:
+                err_console.print(f"  {issue}", markup=False, soft_wrap=True)
+            continue
+        failures = run_test_file(spec, rules)
+        if failures:
+            failed += 1
+            err_console.print(f"[bold red]✗[/] {path}: {len(failures)} failure(s)", markup=True)
+            for f in failures:
+                err_console.print(f"  {f}", markup=False, soft_wrap=True)
+        else:
+            console.print(f"[green]✓[/] {path}: {len(spec.tests)} test(s) passed")
+    if failed:
         raise typer.Exit(1)
