@@ -13,7 +13,7 @@ failed, or returned more instances than the group's ``limit``).
 
 from __future__ import annotations
 
-__all__ = ["AlertEngine", "RuleRuntime", "series_names"]
+__all__ = ["AlertEngine", "ChangeSet", "RuleRuntime", "series_names"]
 
 import logging
 import math
@@ -28,6 +28,7 @@ from botwatch.rules.evaluate import DEFAULT_LOOKBACK, Element, Evaluator
 from botwatch.rules.files import Rule
 from botwatch.rules.source import SeriesSource
 from botwatch.rules.template import render
+from botwatch.store.records import AlertRow
 
 log = logging.getLogger("botwatch.alerts")
 
@@ -57,6 +58,17 @@ def _walk(node: Node) -> Iterator[Node]:
 def series_names(node: Node) -> frozenset[str]:
     """The series an expression reads."""
     return frozenset(n.name for n in _walk(node) if isinstance(n, Selector))
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Alert instances to save and ``(group, fingerprint)`` pairs to delete."""
+
+    upserts: list[AlertRow]
+    deletes: list[tuple[str, str]]
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.deletes)
 
 
 @dataclass
@@ -99,6 +111,7 @@ class AlertEngine:
             for name in rt.names:
                 self._by_name.setdefault(name, []).append(rt)
         self._marked: dict[int, RuleRuntime] = {}
+        self._saved: dict[tuple[str, str], float] = {}
 
     def mark(self, names: Iterable[str]) -> None:
         """Series ``names`` just changed: evaluate the rules reading them next tick."""
@@ -202,3 +215,44 @@ class AlertEngine:
     def alerts(self) -> list[Alert]:
         """Every live instance (pending and firing) of every rule."""
         return [a for rt in self.rules for a in rt.state.alerts.values()]
+
+    # ---- persistence ------------------------------------------------------------
+
+    def changes(self, now: float | None = None, *, refresh: float = 60.0) -> ChangeSet:
+        """What to write to the store since the last call: instances to save, and
+        ``(group, fingerprint)`` pairs to delete.
+
+        Beyond state changes, a live instance is saved again once ``refresh`` seconds
+        have passed since it was, so its value and ``keep_firing_for`` clock survive
+        a restart to within that much.
+        """
+        now = self.clock.time() if now is None else now
+        upserts: list[AlertRow] = []
+        deletes: list[tuple[str, str]] = []
+        for rt in self.rules:
+            group, state = rt.rule.group, rt.state
+            for fp, a in state.alerts.items():
+                if fp in state.changed or now - self._saved.get((group, fp), -math.inf) >= refresh:
+                    upserts.append(AlertRow(group, fp, a.rule, a.state.value, now, a.to_dict()))
+                    self._saved[(group, fp)] = now
+            for fp in state.changed:
+                if fp not in state.alerts:
+                    deletes.append((group, fp))
+                    self._saved.pop((group, fp), None)
+            state.changed.clear()
+        return ChangeSet(upserts, deletes)
+
+    def restore(self, rows: Iterable[AlertRow]) -> list[tuple[str, str]]:
+        """Take back instances saved before a restart; returns the keys of saved ones
+        whose rule no longer exists (to delete)."""
+        by_rule = {(rt.rule.group, rt.rule.name): rt for rt in reversed(self.rules)}
+        orphans = []
+        for row in rows:
+            rt = by_rule.get((row.group, row.rule))
+            if rt is None:
+                orphans.append((row.group, row.fingerprint))
+                continue
+            alert = Alert.from_dict(row.data)
+            rt.state.alerts[alert.fingerprint] = alert
+            self._saved[(row.group, alert.fingerprint)] = row.updated
+        return orphans

@@ -136,6 +136,8 @@ class RuleState:
         """``ok``, ``nodata`` or ``error`` after the last evaluation."""
         self.last_error: str | None = None
         self.last_eval: float | None = None
+        self.changed: set[str] = set()
+        """Fingerprints whose stored copy is out of date (new, moved on, or gone)."""
 
     def apply(self, now: float, found: Mapping[str, Found]) -> list[Transition]:
         """Move every instance by one evaluation at ``now`` that returned ``found``
@@ -148,21 +150,25 @@ class RuleState:
                     self.rule, f.labels, fp, AlertState.PENDING, now, f.value, f.annotations
                 )
                 out.append(Transition(a, None, AlertState.PENDING, now))
+                self.changed.add(fp)
             a.value, a.annotations, a.last_true, a.last_eval = f.value, f.annotations, now, now
             if a.state is AlertState.PENDING and now - a.active_since >= self.for_:
                 a.state, a.fired_at = AlertState.FIRING, now
                 out.append(Transition(a, AlertState.PENDING, AlertState.FIRING, now))
+                self.changed.add(fp)
         for fp in [fp for fp in self.alerts if fp not in found]:
             a = self.alerts[fp]
             a.last_eval = now
             if a.state is AlertState.PENDING:
                 del self.alerts[fp]  # cleared before it fired: nothing was sent, nothing to say
+                self.changed.add(fp)
                 continue
             if now - a.last_true < self.keep_firing_for:
                 continue  # recovering: still firing for a while, to ride out flapping
             del self.alerts[fp]
             a.state, a.resolved_at = AlertState.RESOLVED, now
             out.append(Transition(a, AlertState.FIRING, AlertState.RESOLVED, now))
+            self.changed.add(fp)
         self.last_eval = now
         return out
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "AGGREGATES",
     "STEP_AGGREGATES",
+    "AlertRow",
     "AsyncStore",
     "Point",
     "ProbeResultRow",
@@ -24,6 +25,7 @@ __all__ = [
 
 from botwatch.store.functions import AGGREGATES, STEP_AGGREGATES
 from botwatch.store.records import (
+    AlertRow,
     Point,
     ProbeResultRow,
     Retention,

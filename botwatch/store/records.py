@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "DAY",
+    "AlertRow",
     "Point",
     "ProbeResultRow",
     "Retention",
@@ -38,6 +39,18 @@ class ProbeResultRow:
     latency: float | None = None
     reason: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """A live alert instance as stored: keys, and the instance itself as JSON."""
+
+    group: str
+    fingerprint: str
+    rule: str
+    state: str
+    updated: float
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

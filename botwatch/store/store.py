@@ -7,7 +7,7 @@ __all__ = ["AsyncStore", "Store"]
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -16,11 +16,12 @@ from sqlalchemy import Engine
 from botwatch.clock import Clock, SystemClock
 from botwatch.errors import StoreError
 from botwatch.series import AnySample, Event
-from botwatch.store import migrate, queries
+from botwatch.store import alertstate, migrate, queries
 from botwatch.store import rollup as _rollup
 from botwatch.store.engine import Engines, make_engines, normalize_url, store_errors
 from botwatch.store.ingest import Batch
 from botwatch.store.records import (
+    AlertRow,
     Point,
     ProbeResultRow,
     Retention,
@@ -373,6 +374,22 @@ class Store:
         with store_errors("reading probe results"), self._engines.read.begin() as conn:
             return queries.probe_results_between(conn, since, end, bot, check, limit)
 
+    def alerts(self) -> list[AlertRow]:
+        """The live alert instances saved by ``save_alerts``."""
+        self._check_open()
+        with store_errors("reading alerts"), self._engines.read.begin() as conn:
+            return alertstate.load_alerts(conn)
+
+    def save_alerts(
+        self, upserts: Sequence[AlertRow], deletes: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Write alert instances and delete ``(group, fingerprint)`` pairs in one
+        transaction, now (not through the buffer: alert state must be durable before
+        anything is sent about it). Blocking; raises ``StoreUnavailable``/``StoreError``."""
+        self._check_open()
+        with store_errors("saving alerts"), self._engines.write.begin() as conn:
+            alertstate.save_alerts(conn, upserts, deletes)
+
     def series(self, name: str | None = None) -> list[SeriesInfo]:
         """The series the store knows (all of them, or those called ``name``)."""
         self._check_open()
@@ -476,6 +493,16 @@ class AsyncStore:
         return await asyncio.to_thread(
             self._store.probe_results, since, until, bot, check, limit=limit
         )
+
+    async def alerts(self) -> list[AlertRow]:
+        """See ``Store.alerts``."""
+        return await asyncio.to_thread(self._store.alerts)
+
+    async def save_alerts(
+        self, upserts: Sequence[AlertRow], deletes: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """See ``Store.save_alerts``."""
+        await asyncio.to_thread(self._store.save_alerts, upserts, list(deletes))
 
     async def series(self, name: str | None = None) -> list[SeriesInfo]:
         """See ``Store.series``."""

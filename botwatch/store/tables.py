@@ -12,6 +12,7 @@ from __future__ import annotations
 
 __all__ = [
     "MetaKey",
+    "alerts",
     "events",
     "meta",
     "metadata",
@@ -126,6 +127,20 @@ probe_results = Table(
     Column("details", Json, nullable=False),
     Index(None, "ts"),
     Index(None, "bot", "check", "ts"),
+)
+
+# The live alert instances (pending and firing), so a restart resumes them: ``data`` is
+# the instance as JSON (``botwatch.alerts.Alert.to_dict``); the key columns are what
+# queries filter on. Resolved instances are deleted (their history is in ``events``).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("grp", String(200), primary_key=True),
+    Column("fingerprint", String(32), primary_key=True),
+    Column("rule", String(200), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("updated", Double, nullable=False),
+    Column("data", Json, nullable=False),
 )
 
 # Small key/number table for the rollup and retention watermarks.

@@ -37,6 +37,7 @@ def test_open_migrates_to_head(store_url: str) -> None:
             assert MigrationContext.configure(conn).get_current_revision() == HEAD
         assert set(_schema(store)) == {
             "alembic_version",
+            "alerts",
             "events",
             "meta",
             "probe_results",
