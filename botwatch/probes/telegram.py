@@ -122,7 +122,9 @@ class TelegramProbe(Probe):
         details: dict[str, Any] = {"method": method, "status_code": resp.status}
         if desc:
             details["description"] = desc
-        values: dict[str, float] = {"telegram_up": 0}
+        # The API's own code (401 invalid token, 409 two instances, 429, 5xx) as a
+        # series, so a rule can tell them apart; 0 on success.
+        values: dict[str, float] = {"telegram_up": 0, "telegram_error_code": code}
         if code == 401:
             return Outcome(Status.CRIT, "invalid token (401 Unauthorized)", details, values)
         if code == 404:
@@ -167,7 +169,11 @@ class TelegramProbe(Probe):
         me = me if isinstance(me, dict) else {}
         username = str(me.get("username") or me.get("first_name") or "?")
         details: dict[str, Any] = {"username": username, "id": me.get("id")}
-        values: dict[str, float] = {"telegram_up": 1, "telegram_response_seconds": resp.elapsed}
+        values: dict[str, float] = {
+            "telegram_up": 1,
+            "telegram_error_code": 0,
+            "telegram_response_seconds": resp.elapsed,
+        }
 
         got = await self._call(ctx, "getWebhookInfo")
         if isinstance(got, Outcome):

@@ -90,6 +90,7 @@ async def test_a_working_polling_bot_is_ok(fake: FakeTelegram, ctx: ProbeContext
     assert r.details["username"] == "watch_bot" and r.details["mode"] == "polling"
     v = values(r)
     assert v["telegram_up"] == 1 and v["telegram_pending_updates"] == 0
+    assert v["telegram_error_code"] == 0
     assert v["telegram_response_seconds"] >= 0
     assert_no_secret(r)
 
@@ -105,7 +106,7 @@ async def test_a_revoked_token_is_critical(fake: FakeTelegram, ctx: ProbeContext
     r = await probe(fake.base_url).run(ctx)
     assert r.status is Status.CRIT
     assert r.reason == "invalid token (401 Unauthorized)"
-    assert values(r)["telegram_up"] == 0
+    assert values(r)["telegram_up"] == 0 and values(r)["telegram_error_code"] == 401
     assert_no_secret(r)
 
 
@@ -179,6 +180,7 @@ async def test_a_conflict_is_critical_with_the_exact_description(
     r = await probe(await serve(answering(409, body))).run(ctx)
     assert r.status is Status.CRIT
     assert r.reason == CONFLICT
+    assert values(r)["telegram_error_code"] == 409
 
 
 async def test_rate_limited_is_a_warning_with_retry_after(serve: Any, ctx: ProbeContext) -> None:
