@@ -7,6 +7,8 @@ setting silently ignored. Durations and sizes take human units (``30s``, ``512MB
 from __future__ import annotations
 
 __all__ = [
+    "AlertOverride",
+    "Alerting",
     "BotConfig",
     "CheckOverride",
     "Config",
@@ -151,6 +153,47 @@ class CheckOverride(_Model):
     timeout: Duration | None = None
 
 
+class AlertOverride(_Model):
+    """Changes to one built-in rule: ``HighCpu: {threshold: 80, for: 15m}``."""
+
+    enabled: bool | None = None
+    threshold: float | None = None
+    for_: Duration | None = Field(None, alias="for")
+    severity: Literal["critical", "warning", "info"] | None = None
+
+
+def _builtin_names(v: dict[str, AlertOverride]) -> dict[str, AlertOverride]:
+    import difflib
+
+    # Imported here: the rules package itself reads config units and loaders.
+    from botwatch.rules.pack import builtin_names
+
+    names = builtin_names()
+    for key in v:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f"; built-in rules: {', '.join(names)}"
+            )
+            raise ValueError(f"{key!r} is not a built-in rule{hint}")
+    return v
+
+
+AlertOverrides = Annotated[dict[str, AlertOverride], AfterValidator(_builtin_names)]
+
+
+class Alerting(_Model):
+    """How rules are evaluated, and the built-in rule pack's settings for every bot."""
+
+    builtin: bool = True
+    """Whether the built-in rule pack is on (see docs/rules.md)."""
+    interval: Duration = Field(15.0, gt=0)
+    """How often rules are evaluated (besides as soon as a series they read changes)."""
+    overrides: AlertOverrides = Field(default_factory=dict)
+
+
 class BotConfig(_Model):
     """One bot of the fleet."""
 
@@ -172,6 +215,8 @@ class BotConfig(_Model):
     limits: Limits = Field(default_factory=Limits)
     checks: dict[str, CheckOverride] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
+    alerts: AlertOverrides = Field(default_factory=dict)
+    """This bot's changes to built-in rules: ``{HighCpu: {threshold: 95}}``."""
 
     @field_validator("health", mode="before")
     @classmethod
@@ -227,6 +272,9 @@ class Config(_Model):
     web: WebConfig = Field(default_factory=WebConfig)
     defaults: Defaults = Field(default_factory=Defaults)
     bots: dict[BotName, BotConfig] = Field(default_factory=dict)
+    rules: list[str] = Field(default_factory=list)
+    """Rule files (globs, relative to this file) added to the built-in pack."""
+    alerting: Alerting = Field(default_factory=Alerting)
 
     @field_validator("timezone")
     @classmethod

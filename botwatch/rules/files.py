@@ -9,14 +9,23 @@ label names; every problem is reported with its file, line and key.
 
 from __future__ import annotations
 
-__all__ = ["Rule", "RuleFile", "RuleGroup", "RuleSpec", "load_rule_file", "parse_rule_file"]
+__all__ = [
+    "Rule",
+    "RuleFile",
+    "RuleGroup",
+    "RuleSpec",
+    "config_rules",
+    "load_rule_file",
+    "parse_rule_file",
+]
 
+import glob
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -27,6 +36,9 @@ from botwatch.errors import ConfigError, ConfigIssue, RuleSyntaxError
 from botwatch.rules.ast import Node
 from botwatch.rules.parser import parse
 from botwatch.rules.template import check_template
+
+if TYPE_CHECKING:
+    from botwatch.config import LoadedConfig
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_LIMIT = 1000
@@ -185,3 +197,28 @@ def load_rule_file(
     except OSError as e:
         raise ConfigError([ConfigIssue(str(p), None, "", f"cannot read: {e.strerror}")]) from None
     return parse_rule_file(text, str(p), env)
+
+
+def config_rules(loaded: LoadedConfig) -> list[Rule]:
+    """Every rule ``loaded`` asks for: the built-in pack, then its ``rules:`` files.
+
+    Raises ``ConfigError`` listing every problem in every file (and globs matching none).
+    """
+    from botwatch.rules.pack import builtin_rules
+
+    rules = builtin_rules(loaded.config)
+    issues: list[ConfigIssue] = []
+    for pattern in loaded.config.rules:
+        paths = sorted(glob.glob(str(loaded.resolve(pattern))))
+        if not paths:
+            issues.append(
+                ConfigIssue(str(loaded.path), None, "rules", f"no file matches {pattern!r}")
+            )
+        for path in paths:
+            try:
+                rules += load_rule_file(path)
+            except ConfigError as e:
+                issues += e.issues
+    if issues:
+        raise ConfigError(issues)
+    return rules
