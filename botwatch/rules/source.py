@@ -57,28 +57,44 @@ class _Series:
 
 
 class MemorySeries(SeriesSource):
-    """The last ``keep`` seconds of every series written to it.
+    """The recent past of the series written to it.
 
-    A value at a timestamp already held replaces it (as in the store). NaN is not a
-    measurement and is ignored. Not thread-safe: the monitor's loop owns it.
+    Each name keeps ``keep`` seconds (``keep_by_name`` may say otherwise per name, and
+    with ``only`` set, names outside it are not kept at all: the monitor keeps just
+    what its rules read, for as long as their windows need). A value at a timestamp
+    already held replaces it (as in the store). NaN is not a measurement and is
+    ignored. Not thread-safe: the monitor's loop owns it.
     """
 
-    def __init__(self, keep: float = 3600.0) -> None:
+    def __init__(
+        self,
+        keep: float = 3600.0,
+        *,
+        keep_by_name: Mapping[str, float] | None = None,
+        only: Iterable[str] | None = None,
+    ) -> None:
         self.keep = keep
+        self.keep_by_name = dict(keep_by_name or {})
+        self.only = frozenset(only) if only is not None else None
         self._series: dict[str, dict[tuple[tuple[str, str], ...], _Series]] = {}
+        # Series by the identity of their labels dict: a probe labels every run with the
+        # same dict, so its values find their series with one lookup (see
+        # store.ingest.SeriesCache for the same idea). The entry holds the dict.
+        self._by_labels: dict[int, tuple[Mapping[str, str], dict[str, _Series]]] = {}
         self._newest = -math.inf
 
     def add(self, name: str, labels: Mapping[str, str], ts: float, value: float) -> None:
         """Record one value."""
-        if value != value:  # NaN
-            return
-        key = tuple(sorted(labels.items()))
-        by_labels = self._series.get(name)
-        if by_labels is None:
-            by_labels = self._series[name] = {}
-        s = by_labels.get(key)
+        if value != value or (self.only is not None and name not in self.only):
+            return  # NaN, or a series no rule reads
+        entry = self._by_labels.get(id(labels))
+        if entry is None or entry[0] is not labels:
+            if len(self._by_labels) > 100_000:
+                self._by_labels.clear()  # a producer making a new dict per value
+            entry = self._by_labels[id(labels)] = (labels, {})
+        s = entry[1].get(name)
         if s is None:
-            s = by_labels[key] = _Series(labels)
+            s = entry[1][name] = self._series_for(name, labels)
         times = s.ts
         if not times or ts > times[-1]:
             times.append(ts)
@@ -93,6 +109,16 @@ class MemorySeries(SeriesSource):
         if ts > self._newest:
             self._newest = ts
 
+    def _series_for(self, name: str, labels: Mapping[str, str]) -> _Series:
+        key = tuple(sorted(labels.items()))
+        by_labels = self._series.get(name)
+        if by_labels is None:
+            by_labels = self._series[name] = {}
+        s = by_labels.get(key)
+        if s is None:
+            s = by_labels[key] = _Series(labels)
+        return s
+
     def extend(self, samples: Iterable[AnySample]) -> None:
         """Record samples and sample groups (what the monitor hands the store)."""
         for smp in samples:
@@ -103,10 +129,13 @@ class MemorySeries(SeriesSource):
                 self.add(smp.name, smp.labels, smp.ts, smp.value)
 
     def trim(self, now: float | None = None) -> int:
-        """Forget points older than ``keep`` before ``now`` (default: the newest seen)."""
-        cutoff = (self._newest if now is None else now) - self.keep
+        """Forget points older than their name's keep before ``now`` (default: the
+        newest seen); returns how many."""
+        ref = self._newest if now is None else now
         dropped = 0
+        emptied = False
         for name in list(self._series):
+            cutoff = ref - self.keep_by_name.get(name, self.keep)
             by_labels = self._series[name]
             for key in list(by_labels):
                 s = by_labels[key]
@@ -116,8 +145,11 @@ class MemorySeries(SeriesSource):
                     dropped += i
                 if not s.ts:
                     del by_labels[key]
+                    emptied = True
             if not by_labels:
                 del self._series[name]
+        if emptied:
+            self._by_labels.clear()  # rebuilt on the next add; no entry may hold a gone series
         return dropped
 
     def names(self) -> list[str]:

@@ -27,11 +27,16 @@ DOWN = rules(
 class World:
     """A clock, series in memory and an engine over a rule file."""
 
-    def __init__(self, text: str, **kw: float) -> None:
+    def __init__(self, text: str) -> None:
         self.clock = ManualClock()
         self.mem = MemorySeries()
+        self.real = 0.0  # what evaluations cost in "real" time: nothing, unless a test says
         self.engine = AlertEngine(
-            parse_rule_file(text, "r.yml"), self.mem, clock=self.clock, interval=15, **kw
+            parse_rule_file(text, "r.yml"),
+            self.mem,
+            clock=self.clock,
+            interval=15,
+            timer=lambda: self.real,
         )
         self.log: list[Transition] = []
 
@@ -208,3 +213,17 @@ def test_series_names_of_an_expression() -> None:
         "d",
     }
     assert series_names(parse("time() > 5")) == frozenset()
+
+
+def test_eager_evaluation_is_held_to_a_share_of_real_time() -> None:
+    w = World(DOWN)
+    rt = w.engine.rules[0]
+    w.step()
+    rt.cost = 0.02  # pretend the last run took 20 ms of real time
+    w.clock.advance(1)
+    w.up("a", 0)
+    w.engine.mark(["probe_up"])
+    assert w.engine.tick() == []  # no real time has passed: held back, still marked
+    assert w.engine.due_in() == 0
+    w.real += 0.2  # ten times its cost later
+    assert [(t.alert.rule, t.after) for t in w.engine.tick()] == [("BotDown", AlertState.PENDING)]

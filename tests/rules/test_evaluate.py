@@ -151,3 +151,18 @@ def test_memory_window_orders_late_points_and_trims() -> None:
     assert m.trim() == 1  # T - 50 is more than 100 s before the newest point
     assert m.names() == ["x"]
     assert m.trim(now=T + 500) == 2 and m.names() == []
+
+
+def test_memory_keeps_only_what_rules_read_for_as_long_as_they_need() -> None:
+    m = MemorySeries(keep=60, keep_by_name={"slow": 600}, only={"fast", "slow"})
+    labels = {"bot": "a"}
+    for i in range(20):  # one value a minute for 20 minutes
+        m.extend([SampleGroup(labels, T + 60 * i, {"fast": i, "slow": i, "ignored": i})])
+    assert m.names() == ["fast", "slow"]
+    m.trim()
+    assert [len(s.points) for s in m.window("fast", (), 0, T + 9999)] == [1]
+    assert [len(s.points) for s in m.window("slow", (), 0, T + 9999)] == [10]
+    m.trim(now=T + 10_000)
+    assert m.names() == []
+    m.add("fast", labels, T + 10_000, 1.0)  # the same labels dict after its series went
+    assert [s.points for s in m.window("fast", (), 0, T + 99_999)] == [[(T + 10_000, 1.0)]]
