@@ -138,6 +138,7 @@ class AlertEngine:
                 self._by_name.setdefault(name, []).append(rt)
         self._marked: dict[int, RuleRuntime] = {}
         self._saved: dict[tuple[str, str], float] = {}
+        self._retry = ChangeSet([], [])
 
     def mark(self, names: Iterable[str]) -> None:
         """Series ``names`` just changed: evaluate the rules reading them next tick."""
@@ -275,6 +276,7 @@ class AlertEngine:
         now = self.clock.time() if now is None else now
         upserts: list[AlertRow] = []
         deletes: list[tuple[str, str]] = []
+        retry, self._retry = self._retry, ChangeSet([], [])
         for rt in self.rules:
             group, state = rt.rule.group, rt.state
             for fp, a in state.alerts.items():
@@ -286,7 +288,18 @@ class AlertEngine:
                     deletes.append((group, fp))
                     self._saved.pop((group, fp), None)
             state.changed.clear()
+        if retry:
+            # What a failed save held, unless something newer replaces it.
+            fresh = {(r.group, r.fingerprint) for r in upserts} | set(deletes)
+            upserts = [r for r in retry.upserts if (r.group, r.fingerprint) not in fresh] + upserts
+            deletes = [k for k in retry.deletes if k not in fresh] + deletes
         return ChangeSet(upserts, deletes)
+
+    def unsaved(self, upserts: Sequence[AlertRow], deletes: Sequence[tuple[str, str]]) -> None:
+        """A save of ``changes()`` failed: hand them out again with the next changes."""
+        self._retry = ChangeSet(
+            list(upserts) + self._retry.upserts, list(deletes) + self._retry.deletes
+        )
 
     def restore(self, rows: Iterable[AlertRow]) -> list[tuple[str, str]]:
         """Take back instances saved before a restart; returns the keys of saved ones

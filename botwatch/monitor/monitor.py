@@ -1,8 +1,8 @@
 """``botwatch run``: probes and the sampler on schedule, results into the store.
 
 The monitor is assembled from small parts that each do one step per ``tick()``: the
-probe scheduler, the process sampler, and store upkeep (rollups, retention). Tests call
-``tick()`` directly; ``run()`` is the loop around it.
+probe scheduler, the process sampler, rule evaluation (alerts), and store upkeep
+(rollups, retention). Tests call ``tick()`` directly; ``run()`` is the loop around it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from typing import Any
 
 from botwatch.clock import Clock, SystemClock
 from botwatch.config import LoadedConfig
+from botwatch.monitor.alerting import AlertLoop
 from botwatch.monitor.sampling import SamplerLoop
 from botwatch.monitor.scheduler import ProbeScheduler
 from botwatch.probes import Probe, ProbeContext, ProbeResult, Status, build_probes
+from botwatch.rules.files import Rule, config_rules
 from botwatch.series import Event
 from botwatch.store import ProbeResultRow, Store
 
@@ -54,6 +56,7 @@ class Monitor:
         ctx: ProbeContext | None = None,
         clock: Clock | None = None,
         probes: Sequence[Probe] | None = None,
+        rules: Sequence[Rule] | None = None,
         concurrency: int = 100,
         result_every: float = RESULT_EVERY,
     ) -> None:
@@ -71,6 +74,12 @@ class Monitor:
             jitter=loaded.config.defaults.jitter,
         )
         self.sampler = SamplerLoop(loaded, self.ctx, clock=self.clock)
+        self.alerting = AlertLoop(
+            config_rules(loaded) if rules is None else rules,
+            store,
+            clock=self.clock,
+            interval=loaded.config.alerting.interval,
+        )
         self.last_status: dict[tuple[str, str], Status] = {}
         self.latest: dict[tuple[str, str], ProbeResult] = {}
         """The newest result of every check, by (bot, check)."""
@@ -108,7 +117,9 @@ class Monitor:
         if events or r.ts - self._row_written.get(key, -math.inf) >= self.result_every:
             self._row_written[key] = r.ts
             rows = [self._row(r)]
-        self.store.write(samples=(r.group(),), events=events, probe_results=rows)
+        group = r.group()
+        self.store.write(samples=(group,), events=events, probe_results=rows)
+        self.alerting.observe_group(group)
 
     @staticmethod
     def _row(r: ProbeResult) -> ProbeResultRow:
@@ -131,6 +142,8 @@ class Monitor:
         meanwhile must still start on time. ``wait_background()`` waits for them.
         """
         self.scheduler.tick()
+        if self.alerting.due_in() == 0:
+            self.alerting.tick()
         if not _busy(self._sampling_task) and self.sampler.due_in() == 0:
             self._sampling_task = asyncio.create_task(self._sample(), name="botwatch-sampler")
         self._start_upkeep()
@@ -144,6 +157,7 @@ class Monitor:
             return
         if samples:
             self.store.write(samples=samples)
+            self.alerting.observe(samples)
 
     def _start_upkeep(self) -> None:
         """Start due rollup/retention in the background, one run at a time."""
@@ -170,10 +184,11 @@ class Monitor:
         return _busy(self._upkeep_task)
 
     async def wait_background(self) -> None:
-        """Wait for a running sampling round and rollup/retention (tests, shutdown)."""
+        """Wait for a running sampling round, rollup/retention and alert save."""
         for task in (self._sampling_task, self._upkeep_task):
             if task is not None:
                 await task
+        await self.alerting.wait()
 
     async def _guard(self, what: str, fn: Any) -> None:
         try:
@@ -196,7 +211,7 @@ class Monitor:
 
     def next_wake(self) -> float:
         """Seconds until something is due."""
-        return min(self.scheduler.due_in(), self.sampler.due_in(), 1.0)
+        return min(self.scheduler.due_in(), self.sampler.due_in(), self.alerting.due_in(), 1.0)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until ``stop`` is set, then drain probes and flush the store."""
@@ -210,6 +225,7 @@ class Monitor:
         # wake-ups at most every COALESCE seconds so probes due close together start
         # together: at 10,000 checks every 30 s, per-wake overhead was a large part of
         # the monitor's CPU. Lateness grows by at most COALESCE.
+        await self.alerting.restore()
         stopped = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
@@ -222,6 +238,8 @@ class Monitor:
             timeout=max(p.timeout for p in self.probes) if self.probes else 0
         )
         await self.wait_background()
+        self.alerting.tick()  # record and save what the last results changed
+        await self.alerting.wait()
 
     async def close(self) -> None:
         """Release the probe context (after background sampling/upkeep finish)."""
@@ -240,7 +258,11 @@ def _safe_url(url: str) -> str:
 
 
 async def run_monitor(
-    loaded: LoadedConfig, *, stop: asyncio.Event | None = None, install_signals: bool = True
+    loaded: LoadedConfig,
+    *,
+    stop: asyncio.Event | None = None,
+    install_signals: bool = True,
+    rules: Sequence[Rule] | None = None,
 ) -> None:
     """Run the monitor for ``loaded`` until ``stop`` is set or SIGTERM/SIGINT arrives."""
     stop = stop or asyncio.Event()
@@ -255,7 +277,7 @@ async def run_monitor(
             Store.open, loaded.storage_url, linger=STORE_LINGER, migrate_in_child=True
         )
     )
-    monitor = Monitor(loaded, store)
+    monitor = Monitor(loaded, store, rules=rules)
     try:
         await store.start()
         await monitor.run(stop)

@@ -159,7 +159,7 @@ BUILTIN: tuple[BuiltinRule, ...] = (
     ),
     BuiltinRule(
         "FewerBotsOnline", "(count(process_up{{{sel}}} == 1) or vector(0)) < {threshold}",
-        "only {{ $value }} bots are running",
+        "fewer bots running than expected: {{ $value }}",
         "`botwatch check` lists which are down.",
         severity="critical", priority="P1", fleet=True,
     ),
@@ -235,10 +235,13 @@ def builtin_rules(config: Config) -> list[Rule]:
         fleet = alerting.overrides.get(base.name)
         if base.fleet:
             s = _settings(base, fleet)
-            if s["enabled"] and config.bots:
-                threshold = s["threshold"] if s["threshold"] is not None else len(config.bots)
-                rules.append(_rule(base, 'bot=~".+"', threshold, s))
+            # Bots whose process botwatch knows how to find; the others write no process_up.
+            watched = [b for b, spec in config.bots.items() if spec.run or spec.process]
+            if s["enabled"] and watched:
+                threshold = s["threshold"] if s["threshold"] is not None else len(watched)
+                rules.append(_rule(base, f'bot=~"{_bots_regex(watched)}"', threshold, s))
             continue
+        default = _settings(base, fleet)
         # Bots sharing the same effective settings share one copy of the rule.
         groups: dict[tuple[Any, ...], list[str]] = {}
         for bot, spec in config.bots.items():
@@ -253,8 +256,16 @@ def builtin_rules(config: Config) -> list[Rule]:
                 threshold = float(limit) * float(threshold if threshold is not None else 1.0)
             key = (threshold, s["for"], s["severity"])
             groups.setdefault(key, []).append(bot)
-        for (threshold, for_, severity), bots in groups.items():
-            sel = f'bot=~"{_bots_regex(bots)}"'
+        default_key = (default["threshold"], default["for"], default["severity"])
+        for key, bots in groups.items():
+            threshold, for_, severity = key
+            if key == default_key and base.per_bot_limit is None:
+                # The usual case: every bot but the few with their own settings, without
+                # a regex naming a whole fleet.
+                others = [b for b in config.bots if b not in bots]
+                sel = f'bot!~"{_bots_regex(others)}"' if others else 'bot!=""'
+            else:
+                sel = f'bot=~"{_bots_regex(bots)}"'
             rules.append(_rule(base, sel, threshold, {"for": for_, "severity": severity}))
     return rules
 

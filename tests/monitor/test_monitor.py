@@ -280,3 +280,42 @@ async def test_process_samples_reach_the_store_without_holding_up_checks(
     finally:
         await m.close()
         await store.close()
+
+
+async def test_alerts_fire_from_results_and_survive_a_restart(
+    tmp_path: Path, monitor: tuple[Monitor, ManualClock, Health]
+) -> None:
+    m, clock, health = monitor
+    await step(m, clock, 1)
+    health.status, health.code = "UNHEALTHY", 503
+    await step(m, clock, 10.5)
+    m.alerting.tick()  # the built-in HealthUnhealthy rule sees the 503 at once
+    (pending,) = [a for a in m.alerting.alerts() if a.rule == "HealthUnhealthy"]
+    assert pending.state.value == "pending" and pending.labels["bot"] == "alpha"
+    for _ in range(12):  # two minutes of failing checks
+        await step(m, clock, 10.5)
+    m.alerting.tick()
+    await m.alerting.wait()
+    (firing,) = [a for a in m.alerting.alerts() if a.rule == "HealthUnhealthy"]
+    assert firing.state.value == "firing"
+    assert firing.annotations["summary"] == "alpha: health endpoint unhealthy"
+    await m.store.flush()
+    moves = [e.data["to"] for e in m.store.events(0, clock.time() + 1, kind="alert")]
+    assert moves == ["pending", "firing"]
+    (saved,) = [r for r in m.store.alerts() if r.rule == "HealthUnhealthy"]
+    assert saved.state == "firing" and saved.fingerprint == firing.fingerprint
+
+    # A new monitor on the same store (botwatch restarted): the alert is still firing
+    # and nothing is said about it again while the endpoint stays down.
+    again = Monitor(m.loaded, m.store, ctx=m.ctx, clock=clock, result_every=0)
+    await again.alerting.restore()
+    (resumed,) = [a for a in again.alerting.alerts() if a.rule == "HealthUnhealthy"]
+    assert resumed.state.value == "firing" and resumed.fired_at == firing.fired_at
+    await step(again, clock, 10.5)
+    assert [t for t in again.alerting.tick() if t.alert.rule == "HealthUnhealthy"] == []
+    health.status, health.code = "HEALTHY", 200
+    await step(again, clock, 10.5)
+    done = [t.after.value for t in again.alerting.tick() if t.alert.rule == "HealthUnhealthy"]
+    assert done == ["resolved"]
+    await again.alerting.wait()
+    assert [r for r in m.store.alerts() if r.rule == "HealthUnhealthy"] == []

@@ -17,9 +17,11 @@ from botwatch.rules.pack import BUILTIN, builtin_names, builtin_rules
 CONFIG = """\
 bots:
   alpha:
+    process: {match: alpha.py}
     limits: {memory: 200MB}
     alerts: {HighCpu: {threshold: 50}}
   beta:
+    process: {match: beta.py}
     alerts: {ErrorRatioHigh: {enabled: false}}
   gamma: {}
 alerting:
@@ -47,18 +49,20 @@ def test_every_builtin_rule_is_generated_and_parses() -> None:
 def test_per_bot_overrides_make_their_own_copy() -> None:
     rules = rules_for()
     assert by_name(rules, "HighCpu") == [
+        'avg_over_time(process_cpu_percent{bot!~"alpha"}[5m]) > 90',  # all the others
         'avg_over_time(process_cpu_percent{bot=~"alpha"}[5m]) > 50',
-        'avg_over_time(process_cpu_percent{bot=~"beta|gamma"}[5m]) > 90',
     ]
     assert {r.for_ for r in rules if r.name == "HighCpu"} == {60.0}  # the fleet-wide override
-    assert by_name(rules, "ErrorRatioHigh") == ['log_error_ratio{bot=~"alpha|gamma"} > 0.1']
+    assert by_name(rules, "ErrorRatioHigh") == ['log_error_ratio{bot!~"beta"} > 0.1']
+    assert by_name(rules, "BotProcessDown") == ['process_up{bot!=""} == 0']
     # Limits-based rules exist only for bots with that limit.
     assert by_name(rules, "RssAboveLimit") == ['process_rss_bytes{bot=~"alpha"} > 2e+08']
     assert by_name(rules, "HighMemory") == [
         'avg_over_time(process_rss_bytes{bot=~"alpha"}[5m]) > 1.9e+08'
     ]
+    # Of the bots whose process botwatch finds (gamma has none).
     assert by_name(rules, "FewerBotsOnline") == [
-        '(count(process_up{bot=~".+"} == 1) or vector(0)) < 3'
+        '(count(process_up{bot=~"alpha|beta"} == 1) or vector(0)) < 2'
     ]
 
 
@@ -82,7 +86,7 @@ def test_builtin_rules_fire_on_real_series() -> None:
     mem = MemorySeries()
     engine = AlertEngine(rules_for(), mem, clock=clock)
     now = clock.time()
-    for bot, up in (("alpha", 0.0), ("beta", 1.0), ("gamma", 1.0)):
+    for bot, up in (("alpha", 0.0), ("beta", 1.0)):
         mem.add("process_up", {"bot": bot, "check": "process"}, now, up)
     mem.add("telegram_error_code", {"bot": "beta", "check": "telegram"}, now, 409.0)
     mem.add("process_rss_bytes", {"bot": "alpha"}, now, 250e6)
@@ -99,7 +103,10 @@ def test_builtin_rules_fire_on_real_series() -> None:
     conflict = firing[("TelegramConflict", "beta")]
     assert conflict.labels["severity"] == "critical" and conflict.labels["priority"] == "P1"
     assert conflict.annotations["summary"] == "beta: two instances are running (409 Conflict)"
-    assert firing[("FewerBotsOnline", "")].annotations["summary"] == "only 2 bots are running"
+    assert (
+        firing[("FewerBotsOnline", "")].annotations["summary"]
+        == "fewer bots running than expected: 1"
+    )
     # Memory rules wait out their "for" (a minute above the limit, 10 near it).
     pending = sorted(a.rule for a in engine.alerts() if a.state is AlertState.PENDING)
     assert pending == ["HighMemory", "RssAboveLimit"]

@@ -1,0 +1,168 @@
+"""The monitor's alerting step: feed rules what arrives, evaluate, record, persist.
+
+Every probe run and process sample goes into a ``MemorySeries`` holding just the
+series the rules read, and marks the rules reading them, so a rule is evaluated as
+soon as its data changes (and on its interval besides). State changes are logged,
+written as ``alert`` events, and the live alerts are saved to the store, one save at
+a time, in the background; at start the saved alerts and the recent past of every
+series the rules read are loaded back, so a restart neither forgets a firing alert
+nor starts a ``for`` clock over.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AlertLoop"]
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+
+from botwatch.alerts.engine import AlertEngine, windows
+from botwatch.alerts.state import Alert, AlertState, Transition
+from botwatch.clock import Clock
+from botwatch.errors import StoreError
+from botwatch.rules.files import Rule
+from botwatch.rules.source import MemorySeries
+from botwatch.series import AnySample, Event, SampleGroup
+from botwatch.store import AlertRow, Store
+
+log = logging.getLogger("botwatch.alerts")
+
+TRIM_EVERY = 60.0
+
+
+class AlertLoop:
+    """Rules over what the monitor observes; ``tick()`` does one step."""
+
+    def __init__(
+        self, rules: Sequence[Rule], store: Store, *, clock: Clock, interval: float
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        need = windows(rules)
+        self.series = MemorySeries(
+            keep=max(need.values(), default=0.0), keep_by_name=need, only=need
+        )
+        self.engine = AlertEngine(rules, self.series, clock=clock, interval=interval)
+        self._save_task: asyncio.Task[None] | None = None
+        self._next_trim = 0.0
+
+    # ---- feeding ----------------------------------------------------------------
+
+    def observe_group(self, group: SampleGroup) -> None:
+        """A probe run's values arrived (called for every check: kept lean)."""
+        values = group.values
+        add, labels, ts = self.series.add, group.labels, group.ts
+        for name, value in values.items():
+            add(name, labels, ts, value)
+        self.engine.mark(values)
+
+    def observe(self, samples: Iterable[AnySample]) -> None:
+        """Samples or groups arrived (the sampler's)."""
+        items = list(samples)
+        self.series.extend(items)
+        names: set[str] = set()
+        for s in items:
+            names.update(s.values if isinstance(s, SampleGroup) else (s.name,))
+        self.engine.mark(names)
+
+    # ---- stepping ---------------------------------------------------------------
+
+    def due_in(self) -> float:
+        """Seconds until a rule is due (0 when arrivals marked one)."""
+        return self.engine.due_in()
+
+    def tick(self) -> list[Transition]:
+        """Evaluate what is due, record state changes, start saving them."""
+        now = self.clock.time()
+        changes = self.engine.tick(now)
+        events = [_event(t) for t in changes]
+        for t in changes:
+            _log(t)
+        if events:
+            self.store.write(events=events)
+        if self._save_task is None or self._save_task.done():
+            # While a save runs, changes keep accumulating in the engine for the next.
+            pending = self.engine.changes(now)
+            if pending:
+                self._save_task = asyncio.create_task(
+                    self._save(pending.upserts, pending.deletes), name="botwatch-alert-save"
+                )
+        if now >= self._next_trim:
+            self._next_trim = now + TRIM_EVERY
+            self.series.trim(now)
+        return changes
+
+    async def _save(self, upserts: list[AlertRow], deletes: list[tuple[str, str]]) -> None:
+        try:
+            await self.store.aio.save_alerts(upserts, deletes)
+        except StoreError as e:
+            log.error("could not save alert state (will retry): %s", e)
+            self.engine.unsaved(upserts, deletes)
+
+    async def wait(self) -> None:
+        """Wait for a running save."""
+        if self._save_task is not None:
+            await self._save_task
+
+    # ---- start-up ---------------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Load the saved alerts and the recent past of the series rules read."""
+        now = self.clock.time()
+        try:
+            orphans = self.engine.restore(await self.store.aio.alerts())
+            if orphans:
+                await self.store.aio.save_alerts([], orphans)
+            for name, span in self.series.keep_by_name.items():
+                for s in await self.store.aio.range(name, None, now - span, now):
+                    for ts, value in s.points:
+                        self.series.add(name, s.labels, ts, value)
+        except StoreError as e:
+            log.error("could not load alert state from the store: %s", e)
+            return
+        alive = self.engine.alerts()
+        if alive:
+            firing = sum(1 for a in alive if a.state is AlertState.FIRING)
+            log.info("resumed %d firing and %d pending alert(s)", firing, len(alive) - firing)
+
+    def alerts(self) -> list[Alert]:
+        """The live alerts."""
+        return self.engine.alerts()
+
+
+def _event(t: Transition) -> Event:
+    a = t.alert
+    before = t.before.value if t.before is not None else "inactive"
+    return Event(
+        "alert",
+        t.at,
+        a.labels.get("bot"),
+        f"{a.rule} {before} → {t.after.value}" + _summary(a),
+        {
+            "rule": a.rule,
+            "fingerprint": a.fingerprint,
+            "from": before,
+            "to": t.after.value,
+            "labels": a.labels,
+            "annotations": a.annotations,
+            "value": None if a.value != a.value else a.value,
+        },
+    )
+
+
+def _summary(a: Alert) -> str:
+    text = a.annotations.get("summary")
+    return f": {text}" if text else ""
+
+
+def _log(t: Transition) -> None:
+    a = t.alert
+    labels = ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()) if k != "alertname")
+    what = f"alert {a.rule}{{{labels}}} {t.after.value}{_summary(a)}"
+    if t.after is AlertState.FIRING:
+        log.warning(what)
+    elif t.after is AlertState.RESOLVED:
+        log.info(what)
+    else:
+        log.debug(what)
