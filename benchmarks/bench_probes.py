@@ -5,10 +5,15 @@ Monitor.handle_result (samples, result row, state events) → the SQLite store's
 timed until everything is flushed to disk. The baseline is a bare aiohttp loop (GET,
 read, status check) against the same endpoints in the same run.
 
+botwatch runs twice in each round of runs: as the probe engine the issue-2 target is
+about (no alert rules), and as ``botwatch run`` is configured by default, with every
+result also fed to the built-in rule pack's in-memory window (rule evaluation itself
+is measured by ``bench_alerts.py``).
+
     .venv/bin/python benchmarks/bench_probes.py [--endpoints 2000] [--rounds 3] [--repeat 7]
 
-Runs come in pairs (one bare, one botwatch, alternating which goes first); the figures
-are medians, and the ratio is the median of the pairs' ratios.
+Runs come in rounds (bare, engine, engine + rules, in rotating order); the figures are
+medians, and each ratio is the median of the rounds' ratios.
 
 Target (issue 2): ≥ 4,000 checks/s and ≥ 0.8× the bare aiohttp loop.
 """
@@ -33,6 +38,7 @@ from botwatch.monitor import Monitor
 from botwatch.monitor.monitor import STORE_LINGER
 from botwatch.monitor.runtime import tune_gc
 from botwatch.probes import Probe, ProbeContext, ProbeResult, build_probes
+from botwatch.rules.files import Rule, config_rules
 from botwatch.store import Store
 
 CONCURRENCY = 100
@@ -61,13 +67,16 @@ async def bare_aiohttp(urls: list[str], rounds: int) -> float:
     return ok / elapsed
 
 
-async def botwatch_engine(loaded: LoadedConfig, rounds: int, db: Path) -> float:
-    """Checks per second through probes, result handling and the store."""
+async def botwatch_engine(
+    loaded: LoadedConfig, rounds: int, db: Path, rules: list[Rule] | None
+) -> float:
+    """Checks per second through probes, result handling and the store (``rules``: what
+    the monitor feeds; None is the config's, the built-in pack)."""
     probes = build_probes(loaded)
     store = Store.open(f"sqlite:///{db}", linger=STORE_LINGER)  # as `botwatch run` does
     await store.start()
     ctx = ProbeContext()
-    monitor = Monitor(loaded, store, ctx=ctx, probes=probes)
+    monitor = Monitor(loaded, store, ctx=ctx, probes=probes, rules=rules)
     sem = asyncio.Semaphore(CONCURRENCY)
     bad: list[ProbeResult] = []
 
@@ -101,7 +110,7 @@ async def main() -> None:
     )
     ap.add_argument("--endpoints", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--repeat", type=int, default=7, help="pairs of runs (bare, botwatch)")
+    ap.add_argument("--repeat", type=int, default=7, help="rounds of runs (bare and both botwatch)")
     args = ap.parse_args()
     ports = free_ports(4)
     urls = endpoint_urls(ports, args.endpoints)
@@ -114,33 +123,44 @@ async def main() -> None:
         # Both loops run under the interpreter settings `botwatch run` uses (see
         # botwatch.monitor.runtime), so the baseline gets the same collector tuning.
         tune_gc()
-        bare, ours, ratios = [], [], []
+        pack = config_rules(loaded)
+        runs: dict[str, list[float]] = {"bare": [], "engine": [], "rules": []}
+        ratios: dict[str, list[float]] = {"engine": [], "rules": []}
+        order = ("bare", "engine", "rules")
         for i in range(args.repeat):
-            # Alternate which goes first, and compare each pair: this shared machine's
-            # speed drifts by tens of percent within a minute, so a ratio of two runs
-            # taken seconds apart is far steadier than one of two best-ofs.
-            pair: dict[str, float] = {}
-            for which in ("bare", "ours") if i % 2 == 0 else ("ours", "bare"):
+            # Rotate which goes first, and compare within a round: this shared machine's
+            # speed drifts by tens of percent within a minute, so a ratio of runs taken
+            # seconds apart is far steadier than one of two best-ofs.
+            got: dict[str, float] = {}
+            for which in order[i % 3 :] + order[: i % 3]:
                 if which == "bare":
-                    pair[which] = await bare_aiohttp(urls, args.rounds)
+                    got[which] = await bare_aiohttp(urls, args.rounds)
                 else:
-                    pair[which] = await botwatch_engine(
-                        loaded, args.rounds, Path(tmp) / f"bench{i}.db"
+                    got[which] = await botwatch_engine(
+                        loaded,
+                        args.rounds,
+                        Path(tmp) / f"bench{i}{which}.db",
+                        [] if which == "engine" else pack,
                     )
-            bare.append(pair["bare"])
-            ours.append(pair["ours"])
-            ratios.append(pair["ours"] / pair["bare"])
+            for k, v in got.items():
+                runs[k].append(v)
+            for k in ratios:
+                ratios[k].append(got[k] / got["bare"])
             print(
-                f"  pair {i + 1}: bare aiohttp {bare[-1]:,.0f}/s, botwatch {ours[-1]:,.0f}/s, "
-                f"ratio {ratios[-1]:.2f}",
+                f"  round {i + 1}: bare aiohttp {got['bare']:,.0f}/s, botwatch {got['engine']:,.0f}/s"
+                f" ({ratios['engine'][-1]:.2f}), with rules fed {got['rules']:,.0f}/s"
+                f" ({ratios['rules'][-1]:.2f})",
                 flush=True,
             )
-    b, o, r = statistics.median(bare), statistics.median(ours), statistics.median(ratios)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    rat = {k: statistics.median(v) for k, v in ratios.items()}
     print(f"endpoints: {args.endpoints}, concurrency: {CONCURRENCY}, rounds: {args.rounds}, "
-          f"pairs: {args.repeat} (medians; best bare {max(bare):,.0f}/s, best botwatch {max(ours):,.0f}/s)")  # fmt: skip
-    print(f"bare aiohttp loop:          {b:8,.0f} checks/s")
-    print(f"botwatch (probe+store):     {o:8,.0f} checks/s   (target ≥ 4,000)")
-    print(f"ratio botwatch / aiohttp:   {r:8.2f}         (median of pair ratios; target ≥ 0.80)")
+          f"runs of each: {args.repeat} (medians; {len(pack)} built-in rules)")  # fmt: skip
+    print(f"bare aiohttp loop:               {med['bare']:8,.0f} checks/s")
+    print(f"botwatch probe engine:           {med['engine']:8,.0f} checks/s   (target ≥ 4,000)")
+    print(f"ratio engine / aiohttp:          {rat['engine']:8.2f}         (target ≥ 0.80)")
+    print(f"botwatch + rules fed:            {med['rules']:8,.0f} checks/s")
+    print(f"ratio engine + rules / aiohttp:  {rat['rules']:8.2f}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ __all__ = ["AlertEngine", "ChangeSet", "RuleRuntime", "series_names", "windows"]
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from botwatch.alerts.state import Alert, Found, RuleState, Transition, fingerprint
@@ -142,10 +142,20 @@ class AlertEngine:
 
     def mark(self, names: Iterable[str]) -> None:
         """Series ``names`` just changed: evaluate the rules reading them next tick."""
+        self._marked.update(self.readers(names))
+
+    def readers(self, names: Iterable[str]) -> dict[int, RuleRuntime]:
+        """The rules reading any of ``names``, in the form ``mark_readers`` takes."""
+        out: dict[int, RuleRuntime] = {}
         by_name = self._by_name
         for name in names:
             for rt in by_name.get(name, ()):
-                self._marked[id(rt)] = rt
+                out[id(rt)] = rt
+        return out
+
+    def mark_readers(self, readers: Mapping[int, RuleRuntime]) -> None:
+        """``mark()`` with the rules already looked up by ``readers()`` (the hot path)."""
+        self._marked.update(readers)
 
     def tick(self, now: float | None = None) -> list[Transition]:
         """Evaluate the marked rules and the ones whose interval is up.

@@ -15,9 +15,9 @@ __all__ = ["AlertLoop"]
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from botwatch.alerts.engine import AlertEngine, windows
+from botwatch.alerts.engine import AlertEngine, RuleRuntime, windows
 from botwatch.alerts.state import Alert, AlertState, Transition
 from botwatch.clock import Clock
 from botwatch.errors import StoreError
@@ -27,6 +27,9 @@ from botwatch.series import AnySample, Event, SampleGroup
 from botwatch.store import AlertRow, Store
 
 log = logging.getLogger("botwatch.alerts")
+
+# Per labels dict: (the dict, its value names, the names kept, the rules to mark).
+_Plan = tuple[Mapping[str, str], frozenset[str], tuple[str, ...], dict[int, RuleRuntime]]
 
 TRIM_EVERY = 60.0
 
@@ -44,18 +47,37 @@ class AlertLoop:
             keep=max(need.values(), default=0.0), keep_by_name=need, only=need
         )
         self.engine = AlertEngine(rules, self.series, clock=clock, interval=interval)
+        self._wanted = frozenset(need)
+        """The series names some rule reads: nothing else is kept or marked."""
+        self._plans: dict[int, _Plan] = {}
         self._save_task: asyncio.Task[None] | None = None
         self._next_trim = 0.0
 
     # ---- feeding ----------------------------------------------------------------
 
     def observe_group(self, group: SampleGroup) -> None:
-        """A probe run's values arrived (called for every check: kept lean)."""
-        values = group.values
-        add, labels, ts = self.series.add, group.labels, group.ts
-        for name, value in values.items():
-            add(name, labels, ts, value)
-        self.engine.mark(values)
+        """A probe run's values arrived (called for every check: kept lean).
+
+        What to keep and which rules to mark is worked out once per labels dict (a
+        probe labels every run with the same dict) and again only when its value
+        names change.
+        """
+        labels, values = group.labels, group.values
+        plan = self._plans.get(id(labels))
+        if plan is None or plan[0] is not labels or values.keys() != plan[1]:
+            plan = self._plan(labels, values)
+        names, readers = plan[2], plan[3]
+        if names:
+            self.series.add_values(labels, group.ts, values, names)
+            self.engine.mark_readers(readers)
+
+    def _plan(self, labels: Mapping[str, str], values: Mapping[str, float]) -> _Plan:
+        if len(self._plans) > 100_000:
+            self._plans.clear()  # a producer making a new labels dict per run
+        names = tuple(n for n in values if n in self._wanted)
+        plan = (labels, frozenset(values), names, self.engine.readers(names))
+        self._plans[id(labels)] = plan
+        return plan
 
     def observe(self, samples: Iterable[AnySample]) -> None:
         """Samples or groups arrived (the sampler's)."""

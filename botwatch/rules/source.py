@@ -14,6 +14,7 @@ __all__ = ["MemorySeries", "SeriesPoints", "SeriesSource"]
 import bisect
 import math
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import NamedTuple
 
@@ -48,12 +49,15 @@ class SeriesSource(ABC):
 
 
 class _Series:
-    __slots__ = ("labels", "points", "ts")
+    # Two arrays of doubles, not a list of (ts, value) tuples: no object per point, so a
+    # monitor holding minutes of thousands of series gives the garbage collector nothing
+    # to walk, and a point costs 16 bytes.
+    __slots__ = ("labels", "ts", "values")
 
     def __init__(self, labels: Mapping[str, str]) -> None:
         self.labels = dict(labels)
-        self.ts: list[float] = []
-        self.points: list[tuple[float, float]] = []
+        self.ts = array("d")
+        self.values = array("d")
 
 
 class MemorySeries(SeriesSource):
@@ -87,25 +91,53 @@ class MemorySeries(SeriesSource):
         """Record one value."""
         if value != value or (self.only is not None and name not in self.only):
             return  # NaN, or a series no rule reads
+        self._put(self._by_labels_entry(labels), name, labels, ts, value)
+
+    def add_values(
+        self,
+        labels: Mapping[str, str],
+        ts: float,
+        values: Mapping[str, float],
+        names: Iterable[str],
+    ) -> None:
+        """Record ``values[name]`` for each of ``names`` (all under ``labels`` at ``ts``):
+        a probe run's values, with the names already filtered to what is kept."""
+        entry = self._by_labels_entry(labels)
+        for name in names:
+            value = values[name]
+            if value == value:  # not NaN
+                self._put(entry, name, labels, ts, value)
+
+    def _by_labels_entry(self, labels: Mapping[str, str]) -> dict[str, _Series]:
         entry = self._by_labels.get(id(labels))
         if entry is None or entry[0] is not labels:
             if len(self._by_labels) > 100_000:
                 self._by_labels.clear()  # a producer making a new dict per value
             entry = self._by_labels[id(labels)] = (labels, {})
-        s = entry[1].get(name)
+        return entry[1]
+
+    def _put(
+        self,
+        entry: dict[str, _Series],
+        name: str,
+        labels: Mapping[str, str],
+        ts: float,
+        value: float,
+    ) -> None:
+        s = entry.get(name)
         if s is None:
-            s = entry[1][name] = self._series_for(name, labels)
+            s = entry[name] = self._series_for(name, labels)
         times = s.ts
         if not times or ts > times[-1]:
             times.append(ts)
-            s.points.append((ts, value))
+            s.values.append(value)
         else:  # late or repeated: keep the points in time order, the last write wins
             i = bisect.bisect_left(times, ts)
             if i < len(times) and times[i] == ts:
-                s.points[i] = (ts, value)
+                s.values[i] = value
             else:
                 times.insert(i, ts)
-                s.points.insert(i, (ts, value))
+                s.values.insert(i, value)
         if ts > self._newest:
             self._newest = ts
 
@@ -141,7 +173,7 @@ class MemorySeries(SeriesSource):
                 s = by_labels[key]
                 i = bisect.bisect_right(s.ts, cutoff)
                 if i:
-                    del s.ts[:i], s.points[:i]
+                    del s.ts[:i], s.values[:i]
                     dropped += i
                 if not s.ts:
                     del by_labels[key]
@@ -165,7 +197,7 @@ class MemorySeries(SeriesSource):
             lo = bisect.bisect_right(times, start)
             hi = bisect.bisect_right(times, end, lo)
             if hi > lo:
-                yield SeriesPoints(s.labels, s.points[lo:hi])
+                yield SeriesPoints(s.labels, list(zip(s.ts[lo:hi], s.values[lo:hi], strict=True)))
 
     def newest(
         self, name: str, matchers: Sequence[Matcher], start: float, end: float
@@ -175,8 +207,7 @@ class MemorySeries(SeriesSource):
             times = s.ts
             i = len(times) - 1 if times[-1] <= end else bisect.bisect_right(times, end) - 1
             if i >= 0 and times[i] > start:
-                ts, value = s.points[i]
-                yield s.labels, ts, value
+                yield s.labels, times[i], s.values[i]
 
     def _matching(self, name: str, matchers: Sequence[Matcher]) -> Iterator[_Series]:
         by_labels = self._series.get(name)
