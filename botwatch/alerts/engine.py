@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from botwatch.alerts.state import Alert, Found, RuleState, Transition, fingerprint
 from botwatch.clock import Clock, SystemClock
@@ -103,6 +103,11 @@ class RuleRuntime:
     """Seconds the last evaluation took (real time)."""
     ran_at: float = -math.inf
     """Real time (the engine's timer) when it last ran."""
+    value_in_labels: bool = False
+    """Whether the rule's labels use ``$value`` (then instance labels are never cached)."""
+    label_cache: dict[int, tuple[Mapping[str, str], dict[str, str], str]] = field(
+        default_factory=dict
+    )
 
 
 class AlertEngine:
@@ -129,6 +134,7 @@ class AlertEngine:
                 RuleState(r.name, for_=r.for_, keep_firing_for=r.keep_firing_for),
                 series_names(r.expr),
                 r.interval or interval,
+                value_in_labels=any("$value" in v for v in r.labels.values()),
             )
             for r in rules
         ]
@@ -207,7 +213,7 @@ class AlertEngine:
                 raise RuleEvalError(
                     f"{len(value)} alert instances exceed the group's limit of {rule.limit}"
                 )
-            found = self._found(rule, value)
+            found = self._found(rt, value)
         except RuleEvalError as e:
             return self._failed(rt, now, str(e))
         if not found and not self._has_data(rule.expr, now):
@@ -233,19 +239,36 @@ class AlertEngine:
         state.last_eval = now
         return []  # keep what was firing firing: a broken rule is no all-clear
 
-    def _found(self, rule: Rule, vector: list[Element]) -> dict[str, Found]:
+    def _found(self, rt: RuleRuntime, vector: list[Element]) -> dict[str, Found]:
+        rule, alive = rt.rule, rt.state.alerts
         found: dict[str, Found] = {}
+        # An instance's labels and fingerprint depend only on its series' labels (unless
+        # the rule's labels use $value), and a series keeps its labels dict from pass to
+        # pass: worked out once per series, not hashed again every evaluation.
+        cache = rt.label_cache
+        if len(cache) > 2 * len(vector) + 1000:
+            cache.clear()
         for e in vector:
-            base = dict(e.labels)
-            labels = {**base, **{k: render(v, base, e.value) for k, v in rule.labels.items()}}
-            labels["alertname"] = rule.name
-            fp = fingerprint(labels)
+            hit = cache.get(id(e.labels))
+            if hit is not None and hit[0] is e.labels:
+                labels, fp = hit[1], hit[2]
+            else:
+                base = dict(e.labels)
+                labels = {**base, **{k: render(v, base, e.value) for k, v in rule.labels.items()}}
+                labels["alertname"] = rule.name
+                fp = fingerprint(labels)
+                if not rt.value_in_labels:
+                    cache[id(e.labels)] = (e.labels, labels, fp)
             if fp in found:
                 raise RuleEvalError(
                     "two series have the same labels once the rule's labels are added: "
                     + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
                 )
-            notes = {k: render(v, labels, e.value) for k, v in rule.annotations.items()}
+            before = alive.get(fp)
+            if before is not None and before.value == e.value:
+                notes = before.annotations  # same labels, same value: same text
+            else:
+                notes = {k: render(v, labels, e.value) for k, v in rule.annotations.items()}
             found[fp] = Found(labels, e.value, notes)
         return found
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botwatch.rules.files import Rule
+from botwatch.rules.files import DEFAULT_LIMIT, Rule
 from botwatch.rules.parser import parse
 
 if TYPE_CHECKING:
@@ -239,7 +239,8 @@ def builtin_rules(config: Config) -> list[Rule]:
             watched = [b for b, spec in config.bots.items() if spec.run or spec.process]
             if s["enabled"] and watched:
                 threshold = s["threshold"] if s["threshold"] is not None else len(watched)
-                rules.append(_rule(base, f'bot=~"{_bots_regex(watched)}"', threshold, s))
+                # Only watched bots write process_up: no need to name them.
+                rules.append(_rule(base, 'bot!=""', threshold, s, len(config.bots)))
             continue
         default = _settings(base, fleet)
         # Bots sharing the same effective settings share one copy of the rule.
@@ -262,15 +263,19 @@ def builtin_rules(config: Config) -> list[Rule]:
             if key == default_key and base.per_bot_limit is None:
                 # The usual case: every bot but the few with their own settings, without
                 # a regex naming a whole fleet.
-                others = [b for b in config.bots if b not in bots]
+                members = set(bots)
+                others = [b for b in config.bots if b not in members]
                 sel = f'bot!~"{_bots_regex(others)}"' if others else 'bot!=""'
             else:
                 sel = f'bot=~"{_bots_regex(bots)}"'
-            rules.append(_rule(base, sel, threshold, {"for": for_, "severity": severity}))
+            settings = {"for": for_, "severity": severity}
+            rules.append(_rule(base, sel, threshold, settings, len(config.bots)))
     return rules
 
 
-def _rule(base: BuiltinRule, sel: str, threshold: float | None, s: Mapping[str, Any]) -> Rule:
+def _rule(
+    base: BuiltinRule, sel: str, threshold: float | None, s: Mapping[str, Any], bots: int
+) -> Rule:
     text = base.expr.format(sel=sel, threshold=f"{threshold:g}" if threshold is not None else "")
     labels = {"severity": str(s["severity"]), "priority": base.priority}
     return Rule(
@@ -282,5 +287,8 @@ def _rule(base: BuiltinRule, sel: str, threshold: float | None, s: Mapping[str, 
         keep_firing_for=base.keep_firing_for,
         labels=labels,
         annotations={"summary": base.summary, "runbook": base.runbook},
+        # A built-in rule has at most a few instances per bot (one per dependency or
+        # check): the limit grows with the fleet instead of cutting a big one off.
+        limit=max(DEFAULT_LIMIT, 10 * bots),
         source=text,
     )

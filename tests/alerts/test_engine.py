@@ -227,3 +227,28 @@ def test_eager_evaluation_is_held_to_a_share_of_real_time() -> None:
     assert w.engine.due_in() == 0
     w.real += 0.2  # ten times its cost later
     assert [(t.alert.rule, t.after) for t in w.engine.tick()] == [("BotDown", AlertState.PENDING)]
+
+
+def test_labels_and_annotations_follow_the_value() -> None:
+    text = rules(
+        "      - alert: Load\n"
+        "        expr: load > 1\n"
+        '        labels: {level: "{{ $value }}"}\n'
+        '        annotations: {summary: "load {{ $value }}"}\n'
+        "      - alert: Busy\n"
+        "        expr: load > 1\n"
+        '        annotations: {summary: "{{ $labels.bot }} at {{ $value }}"}\n'
+    )
+    w = World(text)
+    w.mem.add("load", {"bot": "a"}, w.clock.time(), 2.0)
+    w.engine.tick()
+    w.clock.advance(15)
+    w.mem.add("load", {"bot": "a"}, w.clock.time(), 3.0)
+    w.engine.tick()
+    by_rule: dict[str, list[tuple[dict[str, str], dict[str, str]]]] = {}
+    for a in w.engine.alerts():
+        by_rule.setdefault(a.rule, []).append((a.labels, a.annotations))
+    # $value in a label makes each value its own instance (as in Prometheus).
+    assert sorted(lbl["level"] for lbl, _ in by_rule["Load"]) == ["3"]
+    ((labels, notes),) = by_rule["Busy"]
+    assert notes == {"summary": "a at 3"} and labels == {"bot": "a", "alertname": "Busy"}
