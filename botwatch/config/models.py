@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from botwatch.config.notify import ChannelSpec, InhibitRule, RouteSpec, TimeInterval
 from botwatch.config.units import Duration, Size
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -275,6 +276,32 @@ class Config(_Model):
     rules: list[str] = Field(default_factory=list)
     """Rule files (globs, relative to this file) added to the built-in pack."""
     alerting: Alerting = Field(default_factory=Alerting)
+    channels: dict[str, ChannelSpec] = Field(default_factory=dict)
+    """Receivers by name (see docs/notify.md)."""
+    route: RouteSpec | None = None
+    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+    time_intervals: list[TimeInterval] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _routing_names(self) -> Config:
+        if self.route is None:
+            return self
+        if self.route.receiver is None:
+            raise ValueError("route: the root route needs a receiver")
+        intervals = {t.name for t in self.time_intervals}
+        stack = [self.route]
+        while stack:
+            r = stack.pop()
+            if r.receiver is not None and r.receiver not in self.channels:
+                known = ", ".join(self.channels) or "none defined"
+                raise ValueError(
+                    f"route: receiver {r.receiver!r} is not a channel (channels: {known})"
+                )
+            for name in (*r.mute_time_intervals, *r.active_time_intervals):
+                if name not in intervals:
+                    raise ValueError(f"route: time interval {name!r} is not defined")
+            stack += r.routes
+        return self
 
     @field_validator("timezone")
     @classmethod
