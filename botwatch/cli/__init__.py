@@ -15,7 +15,16 @@ app = typer.Typer(
 )
 
 # Command modules register themselves on ``app`` when imported.
-from botwatch.cli import alerts_cmd, check, config_cmd, demo, rules_cmd, run, sample  # noqa: E402,F401
+from botwatch.cli import (  # noqa: E402,F401
+    alerts_cmd,
+    check,
+    config_cmd,
+    demo,
+    rules_cmd,
+    run,
+    sample,
+    silence_cmd,
+)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "RollupStats",
     "SeriesInfo",
     "SeriesRange",
+    "SilenceRow",
     "Store",
     "StoreStatus",
 ]
@@ -33,6 +34,7 @@ from botwatch.store.records import (
     RollupStats,
     SeriesInfo,
     SeriesRange,
+    SilenceRow,
     StoreStatus,
 )
 from botwatch.store.store import AsyncStore, Store

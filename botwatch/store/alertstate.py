@@ -1,16 +1,16 @@
-"""Saving and loading the live alert instances (the ``alerts`` table)."""
+"""Saving and loading alerting state: live alert instances and silences."""
 
 from __future__ import annotations
 
-__all__ = ["load_alerts", "save_alerts"]
+__all__ = ["add_silence", "expire_silence", "load_alerts", "load_silences", "save_alerts"]
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, and_, delete, or_, select
+from sqlalchemy import Connection, and_, case, delete, insert, or_, select, update
 
 from botwatch.store.ingest import _insert
-from botwatch.store.records import AlertRow
-from botwatch.store.tables import alerts
+from botwatch.store.records import AlertRow, SilenceRow
+from botwatch.store.tables import alerts, silences
 
 _CHUNK = 500
 
@@ -61,3 +61,45 @@ def save_alerts(
                 or_(*(and_(alerts.c.grp == g, alerts.c.fingerprint == fp) for g, fp in chunk))
             )
         )
+
+
+def add_silence(conn: Connection, s: SilenceRow) -> None:
+    """Insert a silence."""
+    conn.execute(
+        insert(silences).values(
+            id=s.id,
+            matchers=list(s.matchers),
+            starts_at=s.starts_at,
+            ends_at=s.ends_at,
+            created_by=s.created_by,
+            comment=s.comment,
+            created_at=s.created_at,
+        )
+    )
+
+
+def load_silences(conn: Connection, ending_after: float | None) -> list[SilenceRow]:
+    """Silences that end after ``ending_after`` (all of them for None), newest first."""
+    q = select(silences).order_by(silences.c.created_at.desc(), silences.c.id)
+    if ending_after is not None:
+        q = q.where(silences.c.ends_at > ending_after)
+    return [
+        SilenceRow(
+            r.id, list(r.matchers), r.starts_at, r.ends_at, r.created_by, r.comment, r.created_at
+        )
+        for r in conn.execute(q)
+    ]
+
+
+def expire_silence(conn: Connection, silence_id: str, now: float) -> bool:
+    """End a silence now; False if there is no such silence still running or pending."""
+    found = conn.execute(
+        update(silences)
+        .where(silences.c.id == silence_id, silences.c.ends_at > now)
+        # One that had not started yet ends unstarted (starts_at = ends_at = now).
+        .values(
+            ends_at=now,
+            starts_at=case((silences.c.starts_at > now, now), else_=silences.c.starts_at),
+        )
+    )
+    return bool(found.rowcount)

@@ -12,6 +12,7 @@ __all__ = [
     "RollupStats",
     "SeriesInfo",
     "SeriesRange",
+    "SilenceRow",
     "StoreStatus",
 ]
 
@@ -51,6 +52,23 @@ class AlertRow:
     state: str
     updated: float
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceRow:
+    """A silence: alerts matching every matcher (as text) are not notified meanwhile."""
+
+    id: str
+    matchers: list[str]
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    created_at: float
+
+    def active(self, now: float) -> bool:
+        """Whether it silences at ``now``."""
+        return self.starts_at <= now < self.ends_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from botwatch.store.records import (
     RollupStats,
     SeriesInfo,
     SeriesRange,
+    SilenceRow,
     StoreStatus,
 )
 from botwatch.store.writer import Writer
@@ -390,6 +391,26 @@ class Store:
         with store_errors("saving alerts"), self._engines.write.begin() as conn:
             alertstate.save_alerts(conn, upserts, deletes)
 
+    def add_silence(self, silence: SilenceRow) -> None:
+        """Save a new silence (blocking)."""
+        self._check_open()
+        with store_errors("saving a silence"), self._engines.write.begin() as conn:
+            alertstate.add_silence(conn, silence)
+
+    def silences(self, ending_after: float | None = None) -> list[SilenceRow]:
+        """Silences ending after ``ending_after`` (pass now: active and pending ones;
+        None: every one ever made), newest first."""
+        self._check_open()
+        with store_errors("reading silences"), self._engines.read.begin() as conn:
+            return alertstate.load_silences(conn, ending_after)
+
+    def expire_silence(self, silence_id: str, now: float | None = None) -> bool:
+        """End a silence now; False when none with that id is active or pending."""
+        self._check_open()
+        when = self._clock.time() if now is None else now
+        with store_errors("expiring a silence"), self._engines.write.begin() as conn:
+            return alertstate.expire_silence(conn, silence_id, when)
+
     def series(self, name: str | None = None) -> list[SeriesInfo]:
         """The series the store knows (all of them, or those called ``name``)."""
         self._check_open()
@@ -503,6 +524,10 @@ class AsyncStore:
     ) -> None:
         """See ``Store.save_alerts``."""
         await asyncio.to_thread(self._store.save_alerts, upserts, list(deletes))
+
+    async def silences(self, ending_after: float | None = None) -> list[SilenceRow]:
+        """See ``Store.silences``."""
+        return await asyncio.to_thread(self._store.silences, ending_after)
 
     async def series(self, name: str | None = None) -> list[SeriesInfo]:
         """See ``Store.series``."""

@@ -21,6 +21,7 @@ __all__ = [
     "samples_1h",
     "samples_1m",
     "series",
+    "silences",
 ]
 
 from sqlalchemy import (
@@ -141,6 +142,21 @@ alerts = Table(
     Column("state", String(20), nullable=False),
     Column("updated", Double, nullable=False),
     Column("data", Json, nullable=False),
+)
+
+# Silences: notifications for alerts matching every matcher are held back between
+# starts_at and ends_at (expiring one sets ends_at to now; rows are kept as history).
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("matchers", Json, nullable=False),
+    Column("starts_at", Double, nullable=False),
+    Column("ends_at", Double, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index(None, "ends_at"),
 )
 
 # Small key/number table for the rollup and retention watermarks.

@@ -92,3 +92,23 @@ async def test_saved_alerts_of_removed_rules_are_orphans(store: Store) -> None:
     engine = AlertEngine(parse_rule_file(RULES, "r.yml"), MemorySeries())
     assert engine.restore(store.alerts()) == [("g", "x")]
     assert engine.alerts() == []
+
+
+async def test_silences_round_trip_and_expire(store: Store) -> None:
+    from botwatch.alerts.silences import new_silence
+
+    now = 1_700_000_000.0
+    a = new_silence(
+        ['bot="a"'], starts_at=now, ends_at=now + 60, created_by="x", comment="c", now=now
+    )
+    later = new_silence(['bot="b"'], starts_at=now + 100, ends_at=now + 200, created_by="x",
+                        comment="later", now=now + 1)  # fmt: skip
+    store.add_silence(a)
+    store.add_silence(later)
+    assert [s.id for s in store.silences(now)] == [later.id, a.id]  # newest first
+    assert [s.id for s in await store.aio.silences(now + 61)] == [later.id]
+    assert store.expire_silence(later.id, now + 10)  # before it started: ends unstarted
+    (gone,) = [s for s in store.silences() if s.id == later.id]
+    assert gone.starts_at == gone.ends_at == now + 10 and not gone.active(now + 10)
+    assert not store.expire_silence(later.id, now + 11)
+    assert not store.expire_silence("nope", now)

@@ -45,6 +45,7 @@ def test_open_migrates_to_head(store_url: str) -> None:
             "samples_1h",
             "samples_1m",
             "series",
+            "silences",
         }
 
 
