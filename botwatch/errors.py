@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "BotwatchError",
+    "ChannelError",
     "ConfigError",
     "ConfigIssue",
     "ProbeError",
@@ -86,3 +87,12 @@ class RuleSyntaxError(RuleError):
 
 class RuleEvalError(RuleError):
     """An expression failed while being evaluated (e.g. duplicate series to match)."""
+
+
+class ChannelError(BotwatchError):
+    """A notification could not be delivered; ``retryable`` says whether to try again
+    (a timeout, a 5xx or 429) or not (a 4xx: the request itself is wrong)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        self.retryable = retryable
+        super().__init__(message)

@@ -20,6 +20,7 @@ from botwatch.store import alertstate, migrate, queries
 from botwatch.store import rollup as _rollup
 from botwatch.store.engine import Engines, make_engines, normalize_url, store_errors
 from botwatch.store.ingest import Batch
+from botwatch.store.outbox import OutboxRepo
 from botwatch.store.records import (
     AlertRow,
     Point,
@@ -68,6 +69,8 @@ class Store:
         self._closed = False
         self.aio = AsyncStore(self)
         """The queries as coroutines (``await store.aio.latest(...)``)."""
+        self.outbox = OutboxRepo(engines)
+        """The notification outbox and notification log (blocking methods)."""
 
     @classmethod
     def open(

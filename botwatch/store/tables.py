@@ -16,6 +16,8 @@ __all__ = [
     "events",
     "meta",
     "metadata",
+    "notifications",
+    "notify_log",
     "probe_results",
     "samples",
     "samples_1h",
@@ -157,6 +159,38 @@ silences = Table(
     Column("comment", Text, nullable=False),
     Column("created_at", Double, nullable=False),
     Index(None, "ends_at"),
+)
+
+# The notification outbox: one row per notification per receiver, written in the same
+# transaction as the decision to notify, delivered (and retried) from here, so a crash
+# loses nothing and a receiver that succeeded is never sent the same row again.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("receiver", String(200), nullable=False),
+    Column("idempotency_key", String(100), nullable=False),
+    Column("status", String(20), nullable=False),  # pending, sent, failed
+    Column("payload", Json, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Double, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("sent_at", Double, nullable=True),
+    UniqueConstraint("receiver", "idempotency_key"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+# What each receiver was last told about each notification group (Alertmanager's
+# notification log): the dispatcher decides from it whether there is news to send.
+notify_log = Table(
+    "notify_log",
+    metadata,
+    Column("receiver", String(200), primary_key=True),
+    Column("group_key", String(500), primary_key=True),
+    Column("firing", Json, nullable=False),  # sorted fingerprints notified as firing
+    Column("resolved", Json, nullable=False),
+    Column("sent_at", Double, nullable=False),
 )
 
 # Small key/number table for the rollup and retention watermarks.

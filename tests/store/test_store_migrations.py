@@ -40,6 +40,8 @@ def test_open_migrates_to_head(store_url: str) -> None:
             "alerts",
             "events",
             "meta",
+            "notifications",
+            "notify_log",
             "probe_results",
             "samples",
             "samples_1h",
