@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = ["AlertEngine", "ChangeSet", "RuleRuntime", "series_names", "windows"]
 
+import hashlib
 import logging
 import math
 import time
@@ -109,6 +110,12 @@ class RuleRuntime:
         default_factory=dict
     )
 
+    @property
+    def key(self) -> str:
+        """Stable across restarts: group, name and the expression as written."""
+        digest = hashlib.sha256(self.rule.source.encode()).hexdigest()[:12]
+        return f"{self.rule.group}/{self.rule.name}/{digest}"
+
 
 class AlertEngine:
     """Evaluates rules against a ``SeriesSource``; tests call ``tick()`` step by step."""
@@ -145,6 +152,8 @@ class AlertEngine:
         self._marked: dict[int, RuleRuntime] = {}
         self._saved: dict[tuple[str, str], float] = {}
         self._retry = ChangeSet([], [])
+        self.grace_until = -math.inf
+        """Until then, no data leaves alerts as they are (set by ``restore``)."""
 
     def mark(self, names: Iterable[str]) -> None:
         """Series ``names`` just changed: evaluate the rules reading them next tick."""
@@ -218,7 +227,9 @@ class AlertEngine:
             return self._failed(rt, now, str(e))
         if not found and not self._has_data(rule.expr, now):
             state.health, state.last_error = "nodata", None
-            if rule.no_data_state == "nodata":
+            if rule.no_data_state == "nodata" or now < self.grace_until:
+                # Just restarted: the data is on its way, not gone. Resolving restored
+                # alerts for want of it would send "resolved" and then "firing" again.
                 state.last_eval = now
                 return []  # unknown: leave every instance as it is
             if rule.no_data_state == "alerting":
@@ -314,7 +325,8 @@ class AlertEngine:
             group, state = rt.rule.group, rt.state
             for fp, a in state.alerts.items():
                 if fp in state.changed or now - self._saved.get((group, fp), -math.inf) >= refresh:
-                    upserts.append(AlertRow(group, fp, a.rule, a.state.value, now, a.to_dict()))
+                    data = {**a.to_dict(), "rule_key": rt.key}
+                    upserts.append(AlertRow(group, fp, a.rule, a.state.value, now, data))
                     self._saved[(group, fp)] = now
             for fp in state.changed:
                 if fp not in state.alerts:
@@ -334,13 +346,21 @@ class AlertEngine:
             list(upserts) + self._retry.upserts, list(deletes) + self._retry.deletes
         )
 
-    def restore(self, rows: Iterable[AlertRow]) -> list[tuple[str, str]]:
+    def restore(self, rows: Iterable[AlertRow], *, grace: float = 0.0) -> list[tuple[str, str]]:
         """Take back instances saved before a restart; returns the keys of saved ones
-        whose rule no longer exists (to delete)."""
+        whose rule no longer exists (to delete). For ``grace`` seconds a rule whose
+        series have no data yet leaves its alerts as they are (the first results after
+        a restart take a probe interval to arrive)."""
+        self.grace_until = self.clock.time() + grace
+        # By the rule's own key first: one group may hold several rules of one name (the
+        # built-in pack's per-bot copies), and an alert belongs to the one that raised it.
+        by_key = {rt.key: rt for rt in self.rules}
         by_rule = {(rt.rule.group, rt.rule.name): rt for rt in reversed(self.rules)}
         orphans = []
         for row in rows:
-            rt = by_rule.get((row.group, row.rule))
+            rt = by_key.get(str(row.data.get("rule_key")))
+            if rt is None:
+                rt = by_rule.get((row.group, row.rule))
             if rt is None:
                 orphans.append((row.group, row.fingerprint))
                 continue

@@ -14,13 +14,20 @@ from __future__ import annotations
 __all__ = ["AlertLoop"]
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 
+from botwatch.alerts.dispatch import Dispatcher, Flush
 from botwatch.alerts.engine import AlertEngine, RuleRuntime, windows
 from botwatch.alerts.state import Alert, AlertState, Transition
+from botwatch.channels import build_channel
+from botwatch.channels.outbox import Deliverer
 from botwatch.clock import Clock
+from botwatch.config import Config
 from botwatch.errors import StoreError
+from botwatch.http import HttpClient
 from botwatch.rules.files import Rule
 from botwatch.rules.source import MemorySeries
 from botwatch.series import AnySample, Event, SampleGroup
@@ -32,16 +39,38 @@ log = logging.getLogger("botwatch.alerts")
 _Plan = tuple[Mapping[str, str], frozenset[str], tuple[str, ...], dict[int, RuleRuntime]]
 
 TRIM_EVERY = 60.0
+SILENCES_EVERY = 5.0
+"""Silences are made by other processes (the CLI): reread this often, so a new one
+holds notifications back within this many seconds."""
 
 
 class AlertLoop:
     """Rules over what the monitor observes; ``tick()`` does one step."""
 
     def __init__(
-        self, rules: Sequence[Rule], store: Store, *, clock: Clock, interval: float
+        self,
+        rules: Sequence[Rule],
+        store: Store,
+        *,
+        clock: Clock,
+        interval: float,
+        config: Config | None = None,
+        http: HttpClient | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
+        cfg = config if config is not None else Config()
+        self.dispatcher = Dispatcher(cfg, external_url=f"http://{cfg.web.listen}/alerts")
+        self.http = http or HttpClient()
+        channels = {
+            name: build_channel(name, spec, self.http) for name, spec in cfg.channels.items()
+        }
+        self.deliverer = Deliverer(store, channels, clock=clock)
+        self._flushes: deque[Flush] = deque()
+        self._wake = asyncio.Event()
+        self._notify_task: asyncio.Task[None] | None = None
+        self._silences_task: asyncio.Task[None] | None = None
+        self._next_silences = 0.0
         need = windows(rules)
         self.series = MemorySeries(
             keep=max(need.values(), default=0.0), keep_by_name=need, only=need
@@ -91,8 +120,8 @@ class AlertLoop:
     # ---- stepping ---------------------------------------------------------------
 
     def due_in(self) -> float:
-        """Seconds until a rule is due (0 when arrivals marked one)."""
-        return self.engine.due_in()
+        """Seconds until a rule or a notification group is due (0: arrivals marked one)."""
+        return min(self.engine.due_in(), self.dispatcher.due_in(self.clock.time()))
 
     def tick(self) -> list[Transition]:
         """Evaluate what is due, record state changes, start saving them."""
@@ -103,6 +132,19 @@ class AlertLoop:
             _log(t)
         if events:
             self.store.write(events=events)
+        self.dispatcher.observe(changes, self.engine.alerts())
+        flush = self.dispatcher.tick(now)
+        if flush:
+            self._flushes.append(flush)
+            self._ensure_notifier()
+            self._wake.set()
+        if now >= self._next_silences and (
+            self._silences_task is None or self._silences_task.done()
+        ):
+            self._next_silences = now + SILENCES_EVERY
+            self._silences_task = asyncio.create_task(
+                self.reload_silences(), name="botwatch-silences"
+            )
         if self._save_task is None or self._save_task.done():
             # While a save runs, changes keep accumulating in the engine for the next.
             pending = self.engine.changes(now)
@@ -123,17 +165,71 @@ class AlertLoop:
             self.engine.unsaved(upserts, deletes)
 
     async def wait(self) -> None:
-        """Wait for a running save."""
-        if self._save_task is not None:
-            await self._save_task
+        """Wait for a running save and silences reload."""
+        for task in (self._save_task, self._silences_task):
+            if task is not None:
+                await task
+
+    # ---- notifying ----------------------------------------------------------------
+
+    def _ensure_notifier(self) -> None:
+        if self._notify_task is None or self._notify_task.done():
+            self._notify_task = asyncio.create_task(self._notify_loop(), name="botwatch-notify")
+
+    async def _notify_loop(self) -> None:
+        """Queue decided notifications, deliver the outbox, reload silences; until
+        there is nothing left to do (``tick`` starts it again)."""
+        while True:
+            self._wake.clear()
+            while self._flushes:
+                flush = self._flushes[0]
+                try:
+                    await asyncio.to_thread(
+                        self.store.outbox.enqueue, flush.rows, flush.log, self.clock.time()
+                    )
+                except StoreError as e:
+                    log.error("cannot queue notifications (will retry): %s", e)
+                    await asyncio.sleep(1.0)
+                    continue
+                self._flushes.popleft()
+            await self.deliverer.tick()
+            try:
+                due = await asyncio.to_thread(self.deliverer.due_in)
+            except StoreError:
+                due = 1.0
+            if due is None and not self._flushes:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(due if due is not None else 1.0, 1.0))
+
+    async def reload_silences(self) -> None:
+        """Read the silences in force from the store (others add them: the CLI)."""
+        try:
+            rows = await self.store.aio.silences(self.clock.time())
+        except StoreError as e:
+            log.warning("cannot read silences: %s", e)
+            return
+        self.dispatcher.silencer.load(rows)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Queue and try to deliver what is decided (at shutdown), for up to ``timeout``."""
+        if self._flushes or self._notify_task is not None:
+            self._ensure_notifier()
+            self._wake.set()
+            task = self._notify_task
+            assert task is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), timeout)
 
     # ---- start-up ---------------------------------------------------------------
 
-    async def restore(self) -> None:
-        """Load the saved alerts and the recent past of the series rules read."""
+    async def restore(self, grace: float = 0.0) -> None:
+        """Load the saved alerts and the recent past of the series rules read; for
+        ``grace`` seconds missing data does not resolve what was restored."""
         now = self.clock.time()
         try:
-            orphans = self.engine.restore(await self.store.aio.alerts())
+            self.dispatcher.log = await asyncio.to_thread(self.store.outbox.log)
+            orphans = self.engine.restore(await self.store.aio.alerts(), grace=grace)
             if orphans:
                 await self.store.aio.save_alerts([], orphans)
             for name, span in self.series.keep_by_name.items():

@@ -79,6 +79,8 @@ class Monitor:
             store,
             clock=self.clock,
             interval=loaded.config.alerting.interval,
+            config=loaded.config,
+            http=self.ctx.http,
         )
         self.last_status: dict[tuple[str, str], Status] = {}
         self.latest: dict[tuple[str, str], ProbeResult] = {}
@@ -209,6 +211,12 @@ class Monitor:
                     self.store.pending,
                 )
 
+    def restore_grace(self) -> float:
+        """How long after a start the first results may take: every check's interval
+        and timeout (capped at 10 minutes)."""
+        slowest = max((p.interval + p.timeout for p in self.probes), default=0.0)
+        return min(600.0, max(slowest, self.loaded.config.defaults.sample_interval))
+
     def next_wake(self) -> float:
         """Seconds until something is due."""
         return min(self.scheduler.due_in(), self.sampler.due_in(), self.alerting.due_in(), 1.0)
@@ -225,7 +233,7 @@ class Monitor:
         # wake-ups at most every COALESCE seconds so probes due close together start
         # together: at 10,000 checks every 30 s, per-wake overhead was a large part of
         # the monitor's CPU. Lateness grows by at most COALESCE.
-        await self.alerting.restore()
+        await self.alerting.restore(grace=self.restore_grace())
         stopped = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
@@ -240,6 +248,7 @@ class Monitor:
         await self.wait_background()
         self.alerting.tick()  # record and save what the last results changed
         await self.alerting.wait()
+        await self.alerting.drain()
 
     async def close(self) -> None:
         """Release the probe context (after background sampling/upkeep finish)."""

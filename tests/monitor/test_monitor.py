@@ -319,3 +319,79 @@ async def test_alerts_fire_from_results_and_survive_a_restart(
     assert done == ["resolved"]
     await again.alerting.wait()
     assert [r for r in m.store.alerts() if r.rule == "HealthUnhealthy"] == []
+
+
+async def test_a_503_reaches_a_webhook_once_and_its_resolution_too(
+    tmp_path: Path, health: tuple[Health, int]
+) -> None:
+    from botwatch.alerts.silences import new_silence
+    from botwatch.fakes.receivers import FakeWebhook
+
+    async with FakeWebhook() as hook:
+        loaded = write_config(
+            tmp_path,
+            health[1],
+            f"""alerts: {{HealthUnhealthy: {{for: 0s}}}}
+channels:
+  ops: {{kind: webhook, url: "{hook.base_url}/ops", allow_private: true}}
+route: {{receiver: ops, group_by: [alertname, bot], group_wait: 0s, group_interval: 10s}}
+""",
+        )
+        clock = ManualClock(start=time.time())
+        store = Store.open(loaded.storage_url, clock=clock)
+        await store.start()
+        ctx = ProbeContext(clock=clock)
+        m = Monitor(loaded, store, ctx=ctx, clock=clock)
+
+        async def step_and_notify(seconds: float) -> None:
+            clock.advance(seconds)
+            await m.tick()
+            await m.scheduler.drain()
+            await m.wait_background()
+            m.alerting.tick()
+            await m.alerting.drain(5)
+
+        try:
+            await m.alerting.restore()
+            await step_and_notify(1)
+            health[0].status, health[0].code = "UNHEALTHY", 503
+            await step_and_notify(10.5)
+            ((path, body, _),) = hook.received
+            assert path == "/ops" and body["status"] == "firing"
+            (alert,) = body["alerts"]
+            assert (
+                alert["labels"]["alertname"] == "HealthUnhealthy"
+                and alert["labels"]["bot"] == "alpha"
+            )
+            assert alert["annotations"]["summary"] == "alpha: health endpoint unhealthy"
+            for _ in range(3):  # still down: nothing new to say (repeat_interval is 4h)
+                await step_and_notify(10.5)
+            assert len(hook.received) == 1
+
+            # botwatch is killed (its last buffered samples lost) and restarts: it
+            # remembers what it told the receiver, and waits for data before judging.
+            again = Monitor(loaded, store, ctx=ctx, clock=clock)
+            await again.alerting.restore(grace=again.restore_grace())
+            m = again
+            await step_and_notify(10.5)
+            assert len(hook.received) == 1
+
+            health[0].status, health[0].code = "HEALTHY", 200
+            await step_and_notify(10.5)
+            await step_and_notify(10.5)
+            assert [b["status"] for _, b, _ in hook.received] == ["firing", "resolved"]
+            assert store.outbox.counts() == {"sent": 2}
+
+            # A silence holds the next outage back.
+            silence = new_silence(['bot="alpha"'], starts_at=clock.time(), ends_at=clock.time() + 3600,
+                                  created_by="t", comment="maintenance", now=clock.time())  # fmt: skip
+            store.add_silence(silence)
+            await m.alerting.reload_silences()  # what the monitor does every 5 seconds
+            health[0].status, health[0].code = "UNHEALTHY", 503
+            for _ in range(3):
+                await step_and_notify(10.5)
+            assert len(hook.received) == 2
+            assert any(a.rule == "HealthUnhealthy" for a in m.alerting.alerts())  # still firing
+        finally:
+            await m.close()
+            await store.close()
