@@ -78,6 +78,19 @@ class RunSpec(_Model):
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
     stop_timeout: Duration = 10.0
+    """After SIGTERM, how long to wait before SIGKILL."""
+    autorestart: bool = True
+    min_uptime: Duration = 10.0
+    """A run shorter than this counts as a crash loop: the next restart backs off."""
+    backoff: Duration = 1.0
+    """Delay before restarting after a short run; grows 1.5× each time, up to backoff_max."""
+    backoff_max: Duration = 60.0
+    max_restarts_per_hour: int = Field(10, ge=1)
+    """Past this many restarts in an hour botwatch stops trying and raises an alert."""
+    output: str | None = None
+    """File for the process's stdout and stderr (default ``.botwatch/logs/BOT.log``)."""
+    output_max: Size = 10_000_000
+    """Size at which the output file is rotated (``BOT.log.1`` ... ``.3`` are kept)."""
 
 
 class ProcessSpec(_Model):

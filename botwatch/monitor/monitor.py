@@ -18,6 +18,7 @@ import signal
 from collections.abc import Sequence
 from typing import Any
 
+from botwatch.actions import Supervisor
 from botwatch.clock import Clock, SystemClock
 from botwatch.config import LoadedConfig
 from botwatch.monitor.alerting import AlertLoop
@@ -74,6 +75,11 @@ class Monitor:
             jitter=loaded.config.defaults.jitter,
         )
         self.sampler = SamplerLoop(loaded, self.ctx, clock=self.clock)
+        self.supervisor = Supervisor(
+            {name: spec.run for name, spec in loaded.config.bots.items() if spec.run is not None},
+            base_dir=loaded.base,
+            on_event=self._action_event,
+        )
         self.alerting = AlertLoop(
             config_rules(loaded) if rules is None else rules,
             store,
@@ -123,6 +129,9 @@ class Monitor:
         self.store.write(samples=(group,), events=events, probe_results=rows)
         self.alerting.observe_group(group)
 
+    def _action_event(self, event: Event) -> None:
+        self.store.write(events=[event])
+
     @staticmethod
     def _row(r: ProbeResult) -> ProbeResultRow:
         return ProbeResultRow(
@@ -144,6 +153,8 @@ class Monitor:
         meanwhile must still start on time. ``wait_background()`` waits for them.
         """
         self.scheduler.tick()
+        if self.supervisor.due_in() == 0:
+            await self.supervisor.tick()
         if self.alerting.due_in() == 0:
             self.alerting.tick()
         if not _busy(self._sampling_task) and self.sampler.due_in() == 0:
@@ -157,9 +168,10 @@ class Monitor:
         except Exception:
             log.exception("sampling processes failed")
             return
-        if samples:
-            self.store.write(samples=samples)
-            self.alerting.observe(samples)
+        managed = self.supervisor.samples(self.clock.time())
+        if samples or managed:
+            self.store.write(samples=[*samples, *managed])
+            self.alerting.observe([*samples, *managed])
 
     def _start_upkeep(self) -> None:
         """Start due rollup/retention in the background, one run at a time."""
@@ -219,7 +231,13 @@ class Monitor:
 
     def next_wake(self) -> float:
         """Seconds until something is due."""
-        return min(self.scheduler.due_in(), self.sampler.due_in(), self.alerting.due_in(), 1.0)
+        return min(
+            self.scheduler.due_in(),
+            self.sampler.due_in(),
+            self.alerting.due_in(),
+            self.supervisor.due_in(),
+            1.0,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until ``stop`` is set, then drain probes and flush the store."""
@@ -234,6 +252,9 @@ class Monitor:
         # together: at 10,000 checks every 30 s, per-wake overhead was a large part of
         # the monitor's CPU. Lateness grows by at most COALESCE.
         await self.alerting.restore(grace=self.restore_grace())
+        if self.supervisor.bots:
+            log.info("starting %d managed bot(s)", len(self.supervisor.bots))
+            await self.supervisor.start_all()
         stopped = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
@@ -249,6 +270,9 @@ class Monitor:
         self.alerting.tick()  # record and save what the last results changed
         await self.alerting.wait()
         await self.alerting.drain()
+        if self.supervisor.bots:
+            log.info("stopping %d managed bot(s)", len(self.supervisor.bots))
+            await self.supervisor.stop_all()
 
     async def close(self) -> None:
         """Release the probe context (after background sampling/upkeep finish)."""

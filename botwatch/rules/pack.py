@@ -125,6 +125,13 @@ BUILTIN: tuple[BuiltinRule, ...] = (
         priority="P2", threshold=3.0,
     ),
     BuiltinRule(
+        "RestartBudgetSpent", "managed_gave_up{{{sel}}} == 1",
+        "{{ $labels.bot }}: crashed too often; botwatch stopped restarting it",
+        "Read its output (.botwatch/logs/{{ $labels.bot }}.log), fix the cause, then "
+        "`botwatch start {{ $labels.bot }}`.",
+        severity="critical", priority="P1",
+    ),
+    BuiltinRule(
         "TelegramInvalidToken", "telegram_error_code{{{sel}}} == 401",
         "{{ $labels.bot }}: Telegram says the token is invalid (401)",
         "The token was revoked or mistyped: get the current one from @BotFather and "
