@@ -17,6 +17,7 @@ app = typer.Typer(
 # Command modules register themselves on ``app`` when imported.
 from botwatch.cli import (  # noqa: E402,F401
     alerts_cmd,
+    channels_cmd,
     check,
     config_cmd,
     demo,
