@@ -7,6 +7,7 @@ at the boundary, so callers and the CLI only ever handle ``BotwatchError``.
 from __future__ import annotations
 
 __all__ = [
+    "ActionError",
     "BotwatchError",
     "ChannelError",
     "ConfigError",
@@ -96,3 +97,7 @@ class ChannelError(BotwatchError):
     def __init__(self, message: str, *, retryable: bool) -> None:
         self.retryable = retryable
         super().__init__(message)
+
+
+class ActionError(BotwatchError):
+    """An action on a bot (start, stop, restart) failed; the message says why."""

@@ -106,6 +106,9 @@ class ProcessSpec(_Model):
     systemd: str | None = None
     pm2: str | None = None
     docker: str | None = None
+    commands: dict[Literal["start", "stop", "restart", "status"], str] = Field(default_factory=dict)
+    """Your own commands: ``{restart: "railway redeploy -y", status: "..."}`` (a status
+    command exits 0 when the bot runs)."""
 
     @field_validator("match")
     @classmethod
@@ -119,8 +122,8 @@ class ProcessSpec(_Model):
 
     @model_validator(mode="after")
     def _something(self) -> ProcessSpec:
-        if not any((self.pidfile, self.match, self.systemd, self.pm2, self.docker)):
-            raise ValueError("give at least one of pidfile, match, systemd, pm2, docker")
+        if not any((self.pidfile, self.match, self.systemd, self.pm2, self.docker, self.commands)):
+            raise ValueError("give at least one of pidfile, match, systemd, pm2, docker, commands")
         return self
 
 
