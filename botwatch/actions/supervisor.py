@@ -63,7 +63,8 @@ class _Bot:
     child: ManagedChild
     policy: RestartPolicy
     state: str = "stopped"
-    """``running``, ``backoff`` (waiting to restart), ``stopped`` or ``gave_up``."""
+    """``starting``, ``running``, ``backoff`` (waiting to restart), ``stopped`` or
+    ``gave_up``."""
     restarts: deque[float] = field(default_factory=deque)
     restarts_total: int = 0
     quick_failures: int = 0
@@ -101,7 +102,7 @@ class Supervisor:
     async def start(self, name: str, *, by: str = "botwatch", why: str = "start") -> int | None:
         """Start ``name`` (also after it gave up); its pid, or None if it cannot start."""
         bot = self.bots[name]
-        if bot.child.running:
+        if bot.child.running or bot.state == "starting":
             return bot.child.pid
         bot.quick_failures = 0 if bot.state == "gave_up" else bot.quick_failures
         return await self._launch(name, bot, by=by, why=why)
@@ -115,9 +116,11 @@ class Supervisor:
         return code
 
     async def restart(self, name: str, *, by: str = "botwatch", why: str = "restart") -> int | None:
-        """Stop and start ``name``; the new pid."""
-        await self.stop(name, by=by, why=why)
-        return await self._launch(name, self.bots[name], by=by, why=why)
+        """Stop and start ``name`` (one ``restart`` event); the new pid."""
+        bot = self.bots[name]
+        bot.state, bot.next_start = "stopped", math.inf
+        await bot.child.stop()
+        return await self._launch(name, bot, by=by, why=why, action="restart")
 
     async def start_all(self) -> None:
         """Start every managed bot."""
@@ -165,17 +168,22 @@ class Supervisor:
 
     # ---- internals --------------------------------------------------------------------
 
-    async def _launch(self, name: str, bot: _Bot, *, by: str, why: str) -> int | None:
+    async def _launch(
+        self, name: str, bot: _Bot, *, by: str, why: str, action: str = "start"
+    ) -> int | None:
+        # Claimed before the first await: the exit watcher and tick() must never both
+        # start the same bot (two instances of one bot is the 409 Conflict we alert on).
+        bot.state, bot.next_start = "starting", math.inf
         try:
             pid = await bot.child.start()
         except ProcessNotFound as e:
             log.error("%s", e)
-            self._event(name, "start", by, why, error=str(e))
+            self._event(name, action, by, why, error=str(e))
             self._exited(name, bot, None)
             return None
         bot.state, bot.next_start = "running", math.inf
         bot.watcher = asyncio.create_task(self._watch(name, bot), name=f"{name}-watch")
-        self._event(name, "start", by, why, pid=pid)
+        self._event(name, action, by, why, pid=pid)
         return pid
 
     async def _watch(self, name: str, bot: _Bot) -> None:

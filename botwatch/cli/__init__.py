@@ -16,6 +16,7 @@ app = typer.Typer(
 
 # Command modules register themselves on ``app`` when imported.
 from botwatch.cli import (  # noqa: E402,F401
+    action_cmd,
     alerts_cmd,
     channels_cmd,
     check,

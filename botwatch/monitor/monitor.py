@@ -21,6 +21,7 @@ from typing import Any
 from botwatch.actions import Supervisor
 from botwatch.clock import Clock, SystemClock
 from botwatch.config import LoadedConfig
+from botwatch.errors import StoreError
 from botwatch.monitor.alerting import AlertLoop
 from botwatch.monitor.sampling import SamplerLoop
 from botwatch.monitor.scheduler import ProbeScheduler
@@ -43,6 +44,8 @@ STORE_LINGER = 0.5
 """How long the store's writer lets a batch grow (seconds). Fewer, larger transactions
 cost far less CPU; a crash loses at most this much of the newest samples."""
 RESULT_EVERY = 300.0
+CONTROL_EVERY = 0.5
+"""How often the monitor looks for actions asked of it (``botwatch restart BOT``)."""
 """Seconds between stored result rows of a check whose status has not changed."""
 
 
@@ -97,6 +100,8 @@ class Monitor:
         self._upkeep_task: asyncio.Task[None] | None = None
         self._sampling_task: asyncio.Task[None] | None = None
         self._store_was_healthy = True
+        self._control_task: asyncio.Task[None] | None = None
+        self._next_control = 0.0
 
     def handle_result(self, r: ProbeResult) -> None:
         """Record one probe result: samples, the result row, and a state-change event."""
@@ -161,6 +166,10 @@ class Monitor:
             self._sampling_task = asyncio.create_task(self._sample(), name="botwatch-sampler")
         self._start_upkeep()
         self._watch_store()
+        now = self.clock.monotonic()
+        if now >= self._next_control and not _busy(self._control_task):
+            self._next_control = now + CONTROL_EVERY
+            self._control_task = asyncio.create_task(self._control(), name="botwatch-control")
 
     async def _sample(self) -> None:
         try:
@@ -172,6 +181,33 @@ class Monitor:
         if samples or managed:
             self.store.write(samples=[*samples, *managed])
             self.alerting.observe([*samples, *managed])
+
+    async def _control(self) -> None:
+        """Carry out what ``botwatch start|stop|restart`` asked of this monitor."""
+        try:
+            pending = await asyncio.to_thread(self.store.control.pending)
+        except StoreError:
+            return  # the store's own health reporting says why
+        for req in pending:
+            if not await asyncio.to_thread(self.store.control.take, req.id):
+                continue  # the CLI gave up on it meanwhile
+            ok, result = await self._act(req.bot, req.action, req.requested_by, req.why)
+            with contextlib.suppress(StoreError):
+                await asyncio.to_thread(
+                    self.store.control.finish, req.id, ok, result, self.clock.time()
+                )
+
+    async def _act(self, bot: str, action: str, by: str, why: str) -> tuple[bool, str]:
+        if bot not in self.supervisor.bots:
+            return False, f"{bot} is not a bot this monitor manages (run:)"
+        if action not in ("start", "stop", "restart"):
+            return False, f"unknown action {action!r}"
+        fn = getattr(self.supervisor, action)
+        result = await fn(bot, by=by, why=why)
+        pid = self.supervisor.bots[bot].child.pid
+        return True, f"{action} done" + (f"; pid {pid}" if pid else "") + (
+            f"; exit code {result}" if action == "stop" and result is not None else ""
+        )
 
     def _start_upkeep(self) -> None:
         """Start due rollup/retention in the background, one run at a time."""
@@ -199,7 +235,7 @@ class Monitor:
 
     async def wait_background(self) -> None:
         """Wait for a running sampling round, rollup/retention and alert save."""
-        for task in (self._sampling_task, self._upkeep_task):
+        for task in (self._sampling_task, self._upkeep_task, self._control_task):
             if task is not None:
                 await task
         await self.alerting.wait()

@@ -38,7 +38,7 @@ def _config() -> Config:
     return cfg
 
 
-HEAD = "0004"
+HEAD = "0005"
 """The newest revision this version of botwatch knows (the last script in migrations/)."""
 
 

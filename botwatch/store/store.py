@@ -18,6 +18,7 @@ from botwatch.errors import StoreError
 from botwatch.series import AnySample, Event
 from botwatch.store import alertstate, migrate, queries
 from botwatch.store import rollup as _rollup
+from botwatch.store.control import ControlRepo
 from botwatch.store.engine import Engines, make_engines, normalize_url, store_errors
 from botwatch.store.ingest import Batch
 from botwatch.store.outbox import OutboxRepo
@@ -71,6 +72,8 @@ class Store:
         """The queries as coroutines (``await store.aio.latest(...)``)."""
         self.outbox = OutboxRepo(engines)
         """The notification outbox and notification log (blocking methods)."""
+        self.control = ControlRepo(engines)
+        """Actions asked of the running monitor (blocking methods)."""
 
     @classmethod
     def open(

@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = [
     "MetaKey",
     "alerts",
+    "control_requests",
     "events",
     "meta",
     "metadata",
@@ -191,6 +192,23 @@ notify_log = Table(
     Column("firing", Json, nullable=False),  # sorted fingerprints notified as firing
     Column("resolved", Json, nullable=False),
     Column("sent_at", Double, nullable=False),
+)
+
+# Actions asked of the running monitor (``botwatch restart BOT`` for a bot it manages):
+# the CLI inserts a row, the monitor carries it out and writes the outcome back.
+control_requests = Table(
+    "control_requests",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("bot", String(200), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("why", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("status", String(20), nullable=False),  # pending, done, failed
+    Column("result", Text, nullable=True),
+    Column("done_at", Double, nullable=True),
+    Index(None, "status"),
 )
 
 # Small key/number table for the rollup and retention watermarks.

@@ -146,3 +146,33 @@ def test_config_picks_the_controller(path_env: dict[str, str]) -> None:
         "d": ("Command", "d"), "e": None, "f": None,
     }  # fmt: skip
     assert json.dumps(found["d"].argv("restart")) == '["railway", "redeploy", "-y"]'  # type: ignore[union-attr]
+
+
+def test_restart_command_uses_the_tool_and_records_who_and_why(
+    tmp_path: Path, path_env: dict[str, str]
+) -> None:
+    import subprocess
+
+    from botwatch.store import Store
+
+    (tmp_path / "botwatch.yml").write_text(
+        "storage: sqlite:///bw.db\nbots:\n  a: {process: {systemd: mybot}}\n  b: {process: {systemd: nosuch}}\n"
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "botwatch", *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60,
+                              env={**path_env, "USER": "ana", "COLUMNS": "200"})  # fmt: skip
+
+    ok = cli("restart", "a", "--why", "stuck after deploy")
+    assert ok.returncode == 0, ok.stderr
+    assert "restart a via systemd" in ok.stdout
+    assert "systemctl restart mybot" in calls(tmp_path)
+    bad = cli("restart", "b")
+    assert bad.returncode == 1 and "Unit nosuch.service not found." in bad.stderr
+    with Store.open(f"sqlite:///{tmp_path / 'bw.db'}") as store:
+        events = store.events(0, kind="action")
+    assert [(e.bot, e.data["by"], e.data["why"], "error" in e.data) for e in events] == [
+        ("a", "ana", "stuck after deploy", False),
+        ("b", "ana", "restart from the command line", True),
+    ]

@@ -217,3 +217,64 @@ def test_botwatch_run_supervises_managed_bots_end_to_end(tmp_path: Path) -> None
         actions = [(e.data["action"], e.data["by"]) for e in store.events(0, kind="action")]
     assert actions[:2] == [("start", "botwatch"), ("start", "supervisor")]
     assert actions[-1] == ("stop", "botwatch")
+
+
+def test_restart_from_the_command_line(tmp_path: Path) -> None:
+    import subprocess
+
+    from botwatch.store import Store
+
+    bot = tmp_path / "bot.py"
+    bot.write_text("import time\nwhile True: time.sleep(1)\n")
+    (tmp_path / "botwatch.yml").write_text(
+        "storage: sqlite:///bw.db\n"
+        f"bots:\n  alpha:\n    run: {{command: '{PY} {bot}', stop_timeout: 2s}}\n"
+        "  gamma: {health: 'http://127.0.0.1:9/h'}\n"
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([PY, "-m", "botwatch", *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "USER": "ana"})  # fmt: skip
+
+    # No monitor running: the request is not left behind to surprise anyone later.
+    alone = cli("restart", "alpha", "--wait", "1")
+    assert alone.returncode == 1 and "no running monitor took the request within 1s" in alone.stderr
+    nothing = cli("restart", "gamma")
+    assert nothing.returncode == 2 and "botwatch has no way to restart it" in nothing.stderr
+
+    monitor = subprocess.Popen([PY, "-m", "botwatch", "run"], cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def pids() -> list[int]:
+        return [
+            p.pid
+            for p in psutil.Process(monitor.pid).children()
+            if str(bot) in " ".join(p.cmdline())
+        ]
+
+    try:
+        deadline = time.monotonic() + 30
+        while not pids():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        (first,) = pids()
+        r = cli("restart", "alpha", "--why", "deploy v2")
+        assert r.returncode == 0, r.stderr
+        assert "restart done; pid" in r.stdout
+        (second,) = pids()
+        assert second != first
+        assert cli("stop", "alpha").returncode == 0
+        assert pids() == []
+    finally:
+        monitor.send_signal(signal.SIGTERM)
+        monitor.wait(30)
+    with Store.open(f"sqlite:///{tmp_path / 'bw.db'}") as store:
+        actions = [
+            (e.data["action"], e.data["by"], e.data["why"]) for e in store.events(0, kind="action")
+        ]
+    assert actions == [
+        ("start", "botwatch", "botwatch started"),
+        ("restart", "ana", "deploy v2"),
+        ("stop", "ana", "stop from the command line"),
+        ("stop", "botwatch", "botwatch stopping"),
+    ]

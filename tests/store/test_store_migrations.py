@@ -38,6 +38,7 @@ def test_open_migrates_to_head(store_url: str) -> None:
         assert set(_schema(store)) == {
             "alembic_version",
             "alerts",
+            "control_requests",
             "events",
             "meta",
             "notifications",
