@@ -114,6 +114,12 @@ def start_stack(d: Path, bb: int, prom: int, am: int) -> list[subprocess.Popen[b
     ]  # fmt: skip
 
 
+def start_botwatch(d: Path) -> subprocess.Popen[bytes]:
+    """``botwatch run`` in ``d`` (quiet)."""
+    return subprocess.Popen([sys.executable, "-m", "botwatch", "run", "--log-level", "error"],
+                            cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
 def rss_mb(procs: list[int]) -> float:
     total = 0
     for pid in procs:
@@ -156,8 +162,7 @@ async def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             d = Path(tmp)
             write_botwatch(d, health, f"{hook.base_url}/botwatch")
-            ours = subprocess.Popen([sys.executable, "-m", "botwatch", "run", "--log-level", "error"],
-                                    cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            ours = start_botwatch(d)
             procs.append(ours)
             if have_stack:
                 write_stack(d, health, f"{hook.base_url}/prom", bb, am)
