@@ -11,8 +11,6 @@ __all__ = ["AppriseChannel"]
 
 import logging
 
-import apprise
-
 from botwatch.channels.base import Channel, register
 from botwatch.channels.message import LIMITS, Notification
 from botwatch.errors import ChannelError
@@ -38,6 +36,8 @@ class AppriseChannel(Channel):
 
     async def send(self, n: Notification) -> None:
         """Deliver ``n`` to every URL; any failure is a (retryable) ``ChannelError``."""
+        import apprise  # here, not at the top: a monitor without Apprise channels saves its memory
+
         ap = apprise.Apprise()
         for url in self._urls():
             if not ap.add(url):
