@@ -49,7 +49,7 @@ class Deliverer:
         max_attempts: int = 12,
         backoff: float = 1.0,
         backoff_max: float = 300.0,
-        lease: float = 120.0,
+        lease: float = 30.0,
     ) -> None:
         self.store = store
         self.channels = dict(channels)

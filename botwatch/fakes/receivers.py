@@ -43,6 +43,10 @@ class FakeWebhook(HttpFake):
         """Answer the next requests with these statuses (then succeed again)."""
         self._fail.extend(statuses)
 
+    def recover(self) -> None:
+        """Drop the failures still queued by ``fail_next``: answer normally again."""
+        self._fail.clear()
+
     def _make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/{tail:.*}", self._post)

@@ -239,6 +239,8 @@ class AlertLoop:
         except StoreError as e:
             log.error("could not load alert state from the store: %s", e)
             return
+        # Notifications queued before a restart (or a crash) go out now.
+        self._ensure_notifier()
         alive = self.engine.alerts()
         if alive:
             firing = sum(1 for a in alive if a.state is AlertState.FIRING)
