@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from botwatch.cli import app
-from botwatch.cli._common import console, err_console
+from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, err_console, load
 from botwatch.errors import ConfigError
-from botwatch.rules.files import load_rule_file
+from botwatch.rules.files import config_rules, load_rule_file
 from botwatch.rules.testing import load_test_file, run_test_file
 
 rules_app = typer.Typer(help="Validate and test alerting rules.", no_args_is_help=True)
@@ -19,9 +19,28 @@ app.add_typer(rules_app, name="rules")
 
 @rules_app.command("check")
 def rules_check(
-    files: Annotated[list[Path], typer.Argument(help="Rule files (Prometheus shape).")],
+    files: Annotated[
+        list[Path] | None, typer.Argument(help="Rule files (default: the config's rules).")
+    ] = None,
+    config: ConfigOption = DEFAULT_PATH,
 ) -> None:
-    """Validate rule files: expressions, durations, labels, templates. Exit 1 on errors."""
+    """Validate rule files: expressions, durations, labels, templates. Exit 1 on errors.
+
+    Without files, checks what ``botwatch run`` would load: the built-in pack with the
+    config's overrides and every file its ``rules:`` globs match.
+    """
+    if not files:
+        loaded = load(config)
+        try:
+            rules = config_rules(loaded)
+        except ConfigError as e:
+            err_console.print(f"[bold red]✗[/] {config}: {len(e.issues)} problem(s)", markup=True)
+            for issue in e.issues:
+                err_console.print(f"  {issue}", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        own = sum(1 for r in rules if r.file != "(built-in)")
+        console.print(f"[green]✓[/] {config}: {len(rules) - own} built-in and {own} own rule(s)")
+        return
     bad = 0
     for path in files:
         try:

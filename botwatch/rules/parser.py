@@ -116,7 +116,11 @@ def _syntax_error(text: str, e: UnexpectedInput) -> RuleSyntaxError:
         found = "the end of the expression"
     else:
         found = repr(str(token)) if token is not None else "this"
-    if {"METRIC", "NUMBER"} <= expected and not expected - _OPERAND - {"ADD_OP", "MATCH_KIND"}:
+    if {"METRIC", "NUMBER"} <= expected and not expected - _OPERAND - {
+        "ADD_OP",
+        "MATCH_KIND",
+        "BOOL",
+    }:
         want = "a number, a series, a function or ("
     else:
         words = sorted({_WORDS.get(t, t.lower()) for t in expected if t != "MATCH_KIND"})

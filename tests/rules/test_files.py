@@ -125,3 +125,22 @@ def test_rules_check_command(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert f"{bad}:4: groups[0].rules[0].expr: column 6: rate() needs a range vector" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_rules_check_without_files_checks_the_config(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "mine.yml").write_text(GOOD)
+    (tmp_path / "botwatch.yml").write_text("bots: {a: {}}\nrules: [rules/*.yml]\n")
+    r = subprocess.run([sys.executable, "-m", "botwatch", "rules", "check"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "built-in and 2 own rule(s)" in r.stdout
+    (tmp_path / "rules" / "bad.yml").write_text(
+        "groups: [{name: x, rules: [{alert: B, expr: 'up =='}]}]\n"
+    )
+    r = subprocess.run([sys.executable, "-m", "botwatch", "rules", "check"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert (
+        r.returncode == 1
+        and "bad.yml:1: groups[0].rules[0].expr: column 6: expected a number" in r.stderr
+    )
