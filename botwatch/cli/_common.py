@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigOption", "console", "err_console", "fail", "load"]
+__all__ = ["ConfigOption", "console", "err_console", "fail", "load", "open_store", "print_issues"]
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -12,6 +13,7 @@ from rich.console import Console
 
 from botwatch.config import DEFAULT_CONFIG, LoadedConfig, load_config
 from botwatch.errors import BotwatchError, ConfigError
+from botwatch.store import Store
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -31,14 +33,27 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def print_issues(headline: str, issues: Iterable[object]) -> None:
+    """``headline`` (Rich markup) on stderr, then each problem indented, one per line."""
+    err_console.print(headline, markup=True)
+    for issue in issues:
+        err_console.print(f"  {issue}", markup=False, soft_wrap=True)
+
+
 def load(path: Path) -> LoadedConfig:
     """Load the config or exit with every problem listed (file:line: key: message)."""
     try:
         return load_config(path)
     except ConfigError as e:
-        err_console.print(f"[bold red]error:[/] {path} is not valid:", markup=True)
-        for issue in e.issues:
-            err_console.print(f"  {issue}", markup=False, soft_wrap=True)
+        print_issues(f"[bold red]error:[/] {path} is not valid:", e.issues)
         raise typer.Exit(2) from None
+    except BotwatchError as e:
+        fail(str(e))
+
+
+def open_store(loaded: LoadedConfig) -> Store:
+    """The config's store, or exit saying why it cannot be opened."""
+    try:
+        return Store.open(loaded.storage_url)
     except BotwatchError as e:
         fail(str(e))

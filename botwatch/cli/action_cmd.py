@@ -18,8 +18,8 @@ from rich.markup import escape
 
 from botwatch.actions import controller_for
 from botwatch.cli import app
-from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load
-from botwatch.errors import ActionError, BotwatchError
+from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load, open_store
+from botwatch.errors import ActionError
 from botwatch.series import Event
 from botwatch.store import Store
 
@@ -34,11 +34,7 @@ def _act(bot: str, action: str, why: str, wait: float, config: Path) -> None:
         fail(f"no bot {bot!r} in {config} (bots: {', '.join(loaded.config.bots) or 'none'})")
     who = getpass.getuser()
     reason = why or f"{action} from the command line"
-    try:
-        store = Store.open(loaded.storage_url)
-    except BotwatchError as e:
-        fail(str(e))
-    with store:
+    with open_store(loaded) as store:
         if spec.run is not None:
             _ask_monitor(store, bot, action, who, reason, wait)
             return

@@ -12,10 +12,9 @@ from rich.table import Table
 
 from botwatch.alerts import Alert, AlertState
 from botwatch.cli import app
-from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load
+from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load, open_store
 from botwatch.config.units import format_duration
 from botwatch.errors import BotwatchError
-from botwatch.store import Store
 
 
 def _age(since: float, now: float) -> str:
@@ -34,11 +33,11 @@ def alerts(
     if state not in (None, "firing", "pending"):
         fail(f"--state must be firing or pending, not {state!r}")
     loaded = load(config)
-    try:
-        with Store.open(loaded.storage_url) as store:
+    with open_store(loaded) as store:
+        try:
             rows = store.alerts()
-    except BotwatchError as e:
-        fail(str(e))
+        except BotwatchError as e:
+            fail(str(e))
     found = [Alert.from_dict(r.data) for r in rows]
     if state is not None:
         found = [a for a in found if a.state.value == state]

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from botwatch.cli import app
-from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, err_console, load
+from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, load, print_issues
 from botwatch.errors import ConfigError
 from botwatch.rules.files import config_rules, load_rule_file
 from botwatch.rules.testing import load_test_file, run_test_file
@@ -34,9 +34,7 @@ def rules_check(
         try:
             rules = config_rules(loaded)
         except ConfigError as e:
-            err_console.print(f"[bold red]✗[/] {config}: {len(e.issues)} problem(s)", markup=True)
-            for issue in e.issues:
-                err_console.print(f"  {issue}", markup=False, soft_wrap=True)
+            print_issues(f"[bold red]✗[/] {config}: {len(e.issues)} problem(s)", e.issues)
             raise typer.Exit(1) from None
         own = sum(1 for r in rules if r.file != "(built-in)")
         console.print(f"[green]✓[/] {config}: {len(rules) - own} built-in and {own} own rule(s)")
@@ -47,9 +45,7 @@ def rules_check(
             rules = load_rule_file(path)
         except ConfigError as e:
             bad += 1
-            err_console.print(f"[bold red]✗[/] {path}: {len(e.issues)} problem(s)", markup=True)
-            for issue in e.issues:
-                err_console.print(f"  {issue}", markup=False, soft_wrap=True)
+            print_issues(f"[bold red]✗[/] {path}: {len(e.issues)} problem(s)", e.issues)
             continue
         groups = len({r.group for r in rules})
         console.print(f"[green]✓[/] {path}: {len(rules)} rule(s) in {groups} group(s)")
@@ -68,16 +64,12 @@ def rules_test(
             spec, rules = load_test_file(path)
         except ConfigError as e:
             failed += 1
-            err_console.print(f"[bold red]✗[/] {path}: cannot run", markup=True)
-            for issue in e.issues:
-                err_console.print(f"  {issue}", markup=False, soft_wrap=True)
+            print_issues(f"[bold red]✗[/] {path}: cannot run", e.issues)
             continue
         failures = run_test_file(spec, rules)
         if failures:
             failed += 1
-            err_console.print(f"[bold red]✗[/] {path}: {len(failures)} failure(s)", markup=True)
-            for f in failures:
-                err_console.print(f"  {f}", markup=False, soft_wrap=True)
+            print_issues(f"[bold red]✗[/] {path}: {len(failures)} failure(s)", failures)
         else:
             console.print(f"[green]✓[/] {path}: {len(spec.tests)} test(s) passed")
     if failed:

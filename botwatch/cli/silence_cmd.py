@@ -15,7 +15,7 @@ from rich.table import Table
 
 from botwatch.alerts.silences import new_silence
 from botwatch.cli import app
-from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load
+from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load, open_store
 from botwatch.config.units import format_duration, parse_duration
 from botwatch.errors import BotwatchError
 from botwatch.store import SilenceRow, Store
@@ -25,11 +25,7 @@ app.add_typer(silence_app, name="silence")
 
 
 def _open(config: Path) -> Store:
-    loaded = load(config)
-    try:
-        return Store.open(loaded.storage_url)
-    except BotwatchError as e:
-        fail(str(e))
+    return open_store(load(config))
 
 
 @silence_app.command("add")

@@ -7,6 +7,7 @@ __all__ = [
     "LoadedConfig",
     "load_config",
     "parse_config",
+    "read_text_file",
     "redacted",
     "validate_located",
 ]
@@ -137,6 +138,23 @@ def validate_located(model: type[M], src: Located, context: Any = None) -> M:
         raise ConfigError(issues) from None
 
 
+def read_text_file(path: Path, *, missing: str = "no such file") -> str:
+    """The UTF-8 text of ``path``; ``ConfigError`` naming the file when it cannot be
+    read (``missing`` is what to say when it does not exist)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(str(path), None, "", missing)]) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            [ConfigIssue(str(path), None, "", f"not UTF-8 text (byte {e.start})")]
+        ) from None
+    except OSError as e:
+        raise ConfigError(
+            [ConfigIssue(str(path), None, "", f"cannot read: {e.strerror}")]
+        ) from None
+
+
 def load_config(
     path: str | os.PathLike[str] = DEFAULT_CONFIG, env: Mapping[str, str] | None = None
 ) -> LoadedConfig:
@@ -145,18 +163,7 @@ def load_config(
     Raises ``ConfigError`` naming the file, line and key of every problem.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            [ConfigIssue(str(p), None, "", "no such file; create one with `botwatch init`")]
-        ) from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(
-            [ConfigIssue(str(p), None, "", f"not UTF-8 text (byte {e.start})")]
-        ) from None
-    except OSError as e:
-        raise ConfigError([ConfigIssue(str(p), None, "", f"cannot read: {e.strerror}")]) from None
+    text = read_text_file(p, missing="no such file; create one with `botwatch init`")
     config = parse_config(text, str(p), env)
     return LoadedConfig(config, p.resolve(), p.resolve().parent)
 

@@ -27,14 +27,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     field_validator,
     model_validator,
 )
 
+from botwatch.config.base import ConfigModel as _Model
 from botwatch.config.notify import ChannelSpec, InhibitRule, RouteSpec, TimeInterval
 from botwatch.config.units import Duration, Size
 
@@ -50,10 +49,6 @@ def _bot_name(name: str) -> str:
 
 
 BotName = Annotated[str, AfterValidator(_bot_name)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Defaults(_Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "MONTHS",
+    "SPANS",
     "WEEKDAYS",
     "ChannelSpec",
     "InhibitRule",
@@ -17,6 +18,7 @@ __all__ = [
     "TimeInterval",
     "TimeIntervalEntry",
     "TimeRange",
+    "field_span",
     "parse_span",
 ]
 
@@ -27,19 +29,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from botwatch.config.base import ConfigModel as _Model
 from botwatch.config.units import Duration
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def _matcher_text(v: str) -> str:
@@ -170,6 +168,21 @@ def parse_span(
     return (out[0], out[-1])
 
 
+SPANS: dict[str, tuple[dict[str, int] | None, int, int, str]] = {
+    "weekdays": (WEEKDAYS, 0, 6, "weekday"),
+    "days_of_month": (None, 1, 31, "day of month"),
+    "months": (MONTHS, 1, 12, "month"),
+    "years": (None, 1970, 9999, "year"),
+}
+"""Each range field of a time interval: its names, bounds and what it is called."""
+
+
+def field_span(name: str, item: str) -> tuple[int, int]:
+    """One item of range field ``name`` (a key of ``SPANS``) as an inclusive pair."""
+    names, lo, hi, what = SPANS[name]
+    return parse_span(item, names, lo, hi, what)
+
+
 class TimeIntervalEntry(_Model):
     """One recurring window; each field given must match (unset fields match always)."""
 
@@ -181,32 +194,11 @@ class TimeIntervalEntry(_Model):
     location: str | None = None
     """IANA time zone of the window (default: the config's ``timezone``)."""
 
-    @field_validator("weekdays")
+    @field_validator(*SPANS)
     @classmethod
-    def _weekdays(cls, v: list[str]) -> list[str]:
+    def _spans(cls, v: list[str], info: ValidationInfo) -> list[str]:
         for item in v:
-            parse_span(item, WEEKDAYS, 0, 6, "weekday")
-        return v
-
-    @field_validator("days_of_month")
-    @classmethod
-    def _days(cls, v: list[str]) -> list[str]:
-        for item in v:
-            parse_span(item, None, 1, 31, "day of month")
-        return v
-
-    @field_validator("months")
-    @classmethod
-    def _months(cls, v: list[str]) -> list[str]:
-        for item in v:
-            parse_span(item, MONTHS, 1, 12, "month")
-        return v
-
-    @field_validator("years")
-    @classmethod
-    def _years(cls, v: list[str]) -> list[str]:
-        for item in v:
-            parse_span(item, None, 1970, 9999, "year")
+            field_span(info.field_name or "", item)
         return v
 
     @field_validator("location")

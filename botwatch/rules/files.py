@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from botwatch.config.loader import validate_located
+from botwatch.config.loader import read_text_file, validate_located
 from botwatch.config.units import Duration
 from botwatch.config.yamlsource import load_yaml
 from botwatch.errors import ConfigError, ConfigIssue, RuleSyntaxError
@@ -44,6 +44,16 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_LIMIT = 1000
 """Alert instances one rule may have at once unless its group says otherwise; past it
 the rule's evaluation fails (a label explosion must not flood the store or a pager)."""
+
+
+def checked_expr(text: str) -> str:
+    """``text`` if it parses and type-checks; else ``ValueError`` with the caret message
+    (for pydantic validators of expression fields)."""
+    try:
+        parse(text)
+    except RuleSyntaxError as e:
+        raise ValueError(str(e)) from None
+    return text
 
 
 def _check_labels(value: dict[str, str]) -> dict[str, str]:
@@ -79,11 +89,7 @@ class RuleSpec(BaseModel):
     @field_validator("expr")
     @classmethod
     def _expr(cls, v: str) -> str:
-        try:
-            parse(v)
-        except RuleSyntaxError as e:
-            raise ValueError(str(e)) from None
-        return v
+        return checked_expr(v)
 
     @field_validator("labels", "annotations")
     @classmethod
@@ -186,16 +192,7 @@ def load_rule_file(
 ) -> list[Rule]:
     """Read and validate the rule file at ``path``."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([ConfigIssue(str(p), None, "", "no such rule file")]) from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(
-            [ConfigIssue(str(p), None, "", f"not UTF-8 text (byte {e.start})")]
-        ) from None
-    except OSError as e:
-        raise ConfigError([ConfigIssue(str(p), None, "", f"cannot read: {e.strerror}")]) from None
+    text = read_text_file(p, missing="no such rule file")
     return parse_rule_file(text, str(p), env)
 
 

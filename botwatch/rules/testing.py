@@ -23,13 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from botwatch.alerts.engine import AlertEngine
 from botwatch.alerts.state import AlertState
 from botwatch.clock import ManualClock
-from botwatch.config.loader import validate_located
+from botwatch.config.loader import read_text_file, validate_located
 from botwatch.config.units import Duration, format_duration
 from botwatch.config.yamlsource import load_yaml
 from botwatch.errors import ConfigError, ConfigIssue, RuleError, RuleSyntaxError
 from botwatch.rules.ast import Selector
 from botwatch.rules.evaluate import Evaluator
-from botwatch.rules.files import Rule, load_rule_file
+from botwatch.rules.files import Rule, checked_expr, load_rule_file
 from botwatch.rules.parser import parse
 from botwatch.rules.source import MemorySeries
 
@@ -123,11 +123,7 @@ class ExprTest(BaseModel):
     @field_validator("expr")
     @classmethod
     def _expr(cls, v: str) -> str:
-        try:
-            parse(v)
-        except RuleSyntaxError as e:
-            raise ValueError(str(e)) from None
-        return v
+        return checked_expr(v)
 
 
 class TestCase(BaseModel):
@@ -168,10 +164,7 @@ def _selector(text: str) -> tuple[str, dict[str, str]]:
 def load_test_file(path: str | os.PathLike[str]) -> tuple[TestFile, list[Rule]]:
     """Read a test file and the rule files it names (relative to it)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError([ConfigIssue(str(p), None, "", f"cannot read: {e.strerror}")]) from None
+    text = read_text_file(p, missing="no such rule test file")
     src = load_yaml(text, str(p), os.environ)
     if not isinstance(src.data, dict):
         raise ConfigError([ConfigIssue(str(p), 1, "", "a rule test file is a mapping")])
