@@ -85,19 +85,27 @@ class Dispatcher:
 
     # ---- input --------------------------------------------------------------------
 
-    def observe(self, transitions: Iterable[Transition], firing: Iterable[Alert]) -> None:
-        """Take the engine's news: what fires now, and what just resolved."""
+    def seed(self, firing: Iterable[Alert]) -> None:
+        """Group the alerts already firing (restored after a restart)."""
         if self.root is None:
             return
-        now_firing = {a.fingerprint: a for a in firing if a.state is AlertState.FIRING}
-        for g in self.groups.values():
-            for fp in [fp for fp in g.firing if fp not in now_firing]:
-                del g.firing[fp]
-        for a in now_firing.values():
-            for g in self._groups_for(a):
-                g.firing[a.fingerprint] = a
+        for a in firing:
+            if a.state is AlertState.FIRING:
+                for g in self._groups_for(a):
+                    g.firing[a.fingerprint] = a
+
+    def observe(self, transitions: Iterable[Transition]) -> None:
+        """Take the engine's news: alerts that started firing, and ones that resolved.
+
+        Only changes are routed: a firing alert stays in its groups as the engine's
+        own object (its value and annotations kept current there) until it resolves.
+        """
+        if self.root is None:
+            return
         for t in transitions:
-            if t.after is AlertState.RESOLVED:
+            if t.after is AlertState.FIRING:
+                self.seed((t.alert,))
+            elif t.after is AlertState.RESOLVED:
                 for g in self._groups_for(t.alert):
                     g.firing.pop(t.alert.fingerprint, None)
                     g.resolved[t.alert.fingerprint] = t.alert
@@ -127,14 +135,22 @@ class Dispatcher:
         """Flush the groups that are due; returns what to write (in one transaction)."""
         rows: list[tuple[str, str, dict[str, Any]]] = []
         log: list[LogEntry] = []
-        firing_now = [a.labels for g in self.groups.values() for a in g.firing.values()]
-        inhibited = self.inhibitor.inhibited(firing_now) if firing_now else {}
-        for key in list(self.groups):
-            g = self.groups[key]
+        due = []
+        for key, g in self.groups.items():
             if g.next_flush == -math.inf:
                 g.next_flush = now + g.route.group_wait
-            if now < g.next_flush:
-                continue
+            if now >= g.next_flush:
+                due.append(key)
+        if not due:
+            return Flush(rows, log)
+        # Inhibition looks at everything firing, so it is worked out only when a group
+        # is about to be flushed, not on every step.
+        inhibited: dict[tuple[tuple[str, str], ...], Any] = {}
+        if self.inhibitor.rules:
+            firing_now = [a.labels for g in self.groups.values() for a in g.firing.values()]
+            inhibited = self.inhibitor.inhibited(firing_now)
+        for key in due:
+            g = self.groups[key]
             g.next_flush = now + g.route.group_interval
             if self._muted(g.route, now):
                 continue  # tells on the first flush after the window

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = ["AlertEngine", "ChangeSet", "RuleRuntime", "series_names", "windows"]
 
+import functools
 import hashlib
 import logging
 import math
@@ -110,7 +111,12 @@ class RuleRuntime:
         default_factory=dict
     )
 
-    @property
+    @functools.cached_property
+    def selectors(self) -> list[Selector | RangeSelector]:
+        """The selectors of the rule's expression (for the no-data check)."""
+        return [n for n in _walk(self.rule.expr) if isinstance(n, Selector | RangeSelector)]
+
+    @functools.cached_property
     def key(self) -> str:
         """Stable across restarts: group, name and the expression as written."""
         digest = hashlib.sha256(self.rule.source.encode()).hexdigest()[:12]
@@ -152,6 +158,7 @@ class AlertEngine:
         self._marked: dict[int, RuleRuntime] = {}
         self._saved: dict[tuple[str, str], float] = {}
         self._retry = ChangeSet([], [])
+        self._next_refresh = -math.inf
         self.grace_until = -math.inf
         """Until then, no data leaves alerts as they are (set by ``restore``)."""
 
@@ -225,7 +232,7 @@ class AlertEngine:
             found = self._found(rt, value)
         except RuleEvalError as e:
             return self._failed(rt, now, str(e))
-        if not found and not self._has_data(rule.expr, now):
+        if not found and not self._has_data(rt, now):
             state.health, state.last_error = "nodata", None
             if rule.no_data_state == "nodata" or now < self.grace_until:
                 # Just restarted: the data is on its way, not gone. Resolving restored
@@ -288,13 +295,12 @@ class AlertEngine:
         notes = {k: render(v, labels, math.nan) for k, v in rule.annotations.items()}
         return {fingerprint(labels): Found(labels, math.nan, notes)}
 
-    def _has_data(self, node: Node, now: float) -> bool:
-        """Whether any series the expression reads has a value in its window."""
+    def _has_data(self, rt: RuleRuntime, now: float) -> bool:
+        """Whether any series the rule reads has a value in its window."""
         lookback = self.evaluator.lookback
-        selectors = [n for n in _walk(node) if isinstance(n, Selector | RangeSelector)]
-        if not selectors:
+        if not rt.selectors:
             return True
-        for n in selectors:
+        for n in rt.selectors:
             if isinstance(n, RangeSelector):
                 sel, start = n.selector, now - n.window
                 if next(iter(self.source.window(sel.name, sel.matchers, start, now)), None):
@@ -321,9 +327,21 @@ class AlertEngine:
         upserts: list[AlertRow] = []
         deletes: list[tuple[str, str]] = []
         retry, self._retry = self._retry, ChangeSet([], [])
+        # Called every step: look only at what changed, and at every live instance
+        # (for the refresh) only a few times per ``refresh``.
+        scan = now >= self._next_refresh
+        if scan:
+            self._next_refresh = now + refresh / 4
         for rt in self.rules:
             group, state = rt.rule.group, rt.state
-            for fp, a in state.alerts.items():
+            if not scan and not state.changed:
+                continue
+            candidates = (
+                state.alerts.items()
+                if scan
+                else [(fp, state.alerts[fp]) for fp in state.changed if fp in state.alerts]
+            )
+            for fp, a in candidates:
                 if fp in state.changed or now - self._saved.get((group, fp), -math.inf) >= refresh:
                     data = {**a.to_dict(), "rule_key": rt.key}
                     upserts.append(AlertRow(group, fp, a.rule, a.state.value, now, data))

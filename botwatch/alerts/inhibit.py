@@ -21,7 +21,7 @@ class Inhibitor:
     """The inhibit rules, applied to the alerts firing at one moment."""
 
     def __init__(self, rules: Sequence[InhibitRule]) -> None:
-        self._rules: list[tuple[tuple[Matcher, ...], tuple[Matcher, ...], tuple[str, ...]]] = []
+        self.rules: list[tuple[tuple[Matcher, ...], tuple[Matcher, ...], tuple[str, ...]]] = []
         for r in rules:
             src: tuple[Matcher, ...] = ()
             dst: tuple[Matcher, ...] = ()
@@ -29,7 +29,7 @@ class Inhibitor:
                 src += parse_matchers(text)
             for text in r.target_matchers:
                 dst += parse_matchers(text)
-            self._rules.append((src, dst, tuple(r.equal)))
+            self.rules.append((src, dst, tuple(r.equal)))
 
     def inhibited(
         self, firing: Iterable[Mapping[str, str]]
@@ -38,7 +38,7 @@ class Inhibitor:
         labels of an alert inhibiting them."""
         alerts = list(firing)
         out: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
-        for src, dst, equal in self._rules:
+        for src, dst, equal in self.rules:
             sources: dict[tuple[str, ...], Mapping[str, str]] = {}
             for a in alerts:
                 if matches(src, a):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 __all__ = ["CHANNELS", "Channel", "build_channel", "check_address", "raise_for_status", "register"]
 
+import asyncio
 import ipaddress
-import socket
 from abc import ABC, abstractmethod
 from typing import ClassVar, TypeVar
 from urllib.parse import urlsplit
@@ -86,14 +86,15 @@ def raise_for_status(what: str, resp: HttpResponse) -> None:
     )
 
 
-def check_address(url: str, allow_private: bool) -> None:
+async def check_address(url: str, allow_private: bool) -> None:
     """Refuse a URL whose host is private, loopback or link-local unless allowed, so
     a webhook cannot be pointed at the host's own services (``allow_private``)."""
     if allow_private:
         return
     host = urlsplit(url).hostname or ""
     try:
-        infos = socket.getaddrinfo(host, None)
+        # The loop's resolver: a blocking lookup here would stall every check.
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
     except OSError as e:
         raise ChannelError(f"cannot resolve {host!r}: {e}", retryable=True) from None
     for info in infos:

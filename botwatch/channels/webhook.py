@@ -58,5 +58,5 @@ class WebhookChannel(Channel):
     async def send(self, n: Notification) -> None:
         """Deliver ``n``."""
         url = self.spec.url or ""
-        check_address(url, self.spec.allow_private)
+        await check_address(url, self.spec.allow_private)
         await self.post_json(url, webhook_payload(n), {"Idempotency-Key": n.idempotency_key})

@@ -132,7 +132,7 @@ class AlertLoop:
             _log(t)
         if events:
             self.store.write(events=events)
-        self.dispatcher.observe(changes, self.engine.alerts())
+        self.dispatcher.observe(changes)
         flush = self.dispatcher.tick(now)
         if flush:
             self._flushes.append(flush)
@@ -238,7 +238,7 @@ class AlertLoop:
                         self.series.add(name, s.labels, ts, value)
         except StoreError as e:
             log.error("could not load alert state from the store: %s", e)
-            return
+        self.dispatcher.seed(self.engine.alerts())
         # Notifications queued before a restart (or a crash) go out now.
         self._ensure_notifier()
         alive = self.engine.alerts()

@@ -27,7 +27,7 @@ from botwatch.monitor.sampling import SamplerLoop
 from botwatch.monitor.scheduler import ProbeScheduler
 from botwatch.probes import Probe, ProbeContext, ProbeResult, Status, build_probes
 from botwatch.rules.files import Rule, config_rules
-from botwatch.series import Event
+from botwatch.series import AnySample, Event
 from botwatch.store import ProbeResultRow, Store
 
 log = logging.getLogger("botwatch.monitor")
@@ -167,7 +167,8 @@ class Monitor:
         self._start_upkeep()
         self._watch_store()
         now = self.clock.monotonic()
-        if now >= self._next_control and not _busy(self._control_task):
+        # Requests are only for bots this monitor runs: without any, nothing to poll for.
+        if self.supervisor.bots and now >= self._next_control and not _busy(self._control_task):
             self._next_control = now + CONTROL_EVERY
             self._control_task = asyncio.create_task(self._control(), name="botwatch-control")
 
@@ -177,10 +178,10 @@ class Monitor:
         except Exception:
             log.exception("sampling processes failed")
             return
-        managed = self.supervisor.samples(self.clock.time())
-        if samples or managed:
-            self.store.write(samples=[*samples, *managed])
-            self.alerting.observe([*samples, *managed])
+        observed: list[AnySample] = [*samples, *self.supervisor.samples(self.clock.time())]
+        if observed:
+            self.store.write(samples=observed)
+            self.alerting.observe(observed)
 
     async def _control(self) -> None:
         """Carry out what ``botwatch start|stop|restart`` asked of this monitor."""
