@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from botwatch.alerts import Alert, AlertState
 from botwatch.store import AlertRow, Store
-
-
-def botwatch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "botwatch", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=60,
-    )
 
 
 def save(db: Path, *alerts: Alert) -> None:
@@ -31,7 +19,9 @@ def save(db: Path, *alerts: Alert) -> None:
         )
 
 
-def test_alerts_lists_what_is_firing_and_pending(tmp_path: Path) -> None:
+def test_alerts_lists_what_is_firing_and_pending(
+    tmp_path: Path, botwatch: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     (tmp_path / "botwatch.yml").write_text("storage: sqlite:///bw.db\nbots: {alpha: {}}\n")
     r = botwatch("alerts", cwd=tmp_path)
     assert r.returncode == 0 and "no alerts firing or pending" in r.stdout

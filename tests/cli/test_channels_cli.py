@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from botwatch.fakes.receivers import FakeWebhook
 
 
-def botwatch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "botwatch", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=60,
-    )
-
-
-async def test_channels_test_sends_and_reports(tmp_path: Path) -> None:
+async def test_channels_test_sends_and_reports(
+    tmp_path: Path, botwatch: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     import asyncio
 
     async with FakeWebhook() as hook:

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from botwatch.alerts.silences import Silencer, new_silence
 from botwatch.store import Store
-
-
-def botwatch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "botwatch", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "200", "USER": "ops-ana"},
-        timeout=60,
-    )
 
 
 def test_silencer_matches_active_silences_only() -> None:
@@ -56,7 +45,10 @@ def test_bad_silences(matchers: list[str], kw: dict[str, object], message: str) 
         new_silence(matchers, **args)  # type: ignore[arg-type]
 
 
-def test_silence_commands(tmp_path: Path) -> None:
+def test_silence_commands(
+    tmp_path: Path, botwatch: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    botwatch = functools.partial(botwatch, env={"USER": "ops-ana"})
     (tmp_path / "botwatch.yml").write_text("storage: sqlite:///bw.db\nbots: {alpha: {}}\n")
     assert botwatch("silence", "list", cwd=tmp_path).stdout.strip() == "no silences"
     r = botwatch("silence", "add", 'bot="alpha"', "-d", "2h", "-m", "deploying v2", cwd=tmp_path)
