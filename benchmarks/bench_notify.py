@@ -3,8 +3,9 @@ Prometheus + blackbox exporter + Alertmanager stack, side by side in the same ru
 
 One loopback health endpoint; both stacks probe it every second, alert with ``for: 0``
 and notify a webhook with ``group_wait: 0``. Each trial flips the endpoint to 503 and
-times how long until each stack's firing notification arrives, then flips it back and
-waits for both resolutions. At the end it prints the medians, their ratio, and the
+times how long until each stack's firing notification arrives (the flip lands at a
+random moment of the 1 s probe cycle), then flips it back and waits for both
+resolutions. At the end it prints the medians, their ratio, and the
 resident memory of botwatch against the three processes of the other stack.
 
     apt-get install prometheus prometheus-alertmanager prometheus-blackbox-exporter
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import shutil
 import signal
 import statistics
@@ -146,7 +148,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--trials", type=int, default=20)
     args = ap.parse_args()
     have_stack = all(shutil.which(x) for x in STACK)
     endpoint = Endpoint()
@@ -171,7 +173,12 @@ async def main() -> None:
                 await asyncio.sleep(8)  # both stacks up, probing, past start-up grace
                 mine: list[float] = []
                 theirs: list[float] = []
+                rng = random.Random(7)
                 for i in range(args.trials):
+                    # A random moment within the probe interval: otherwise every trial
+                    # would land at the same phase of both stacks' 1 s cycles, and the
+                    # figure would be that phase, not the typical wait.
+                    await asyncio.sleep(rng.uniform(0.0, 1.0))
                     endpoint.down, flipped = True, time.time()
                     a, b = await asyncio.gather(
                         wait_for(hook, "/botwatch", "firing", flipped, 30),

@@ -36,6 +36,9 @@ from botwatch.store.records import AlertRow
 log = logging.getLogger("botwatch.alerts")
 
 DEFAULT_INTERVAL = 30.0
+EAGER_MAX_COST = 0.01
+"""A rule whose evaluation takes longer (seconds) waits for its interval instead of
+running on arrival: one such run holds up every check due meanwhile."""
 EAGER_SHARE = 0.1
 """At most this share of real time goes to re-evaluating rules as their series arrive."""
 STATE_LABEL = "botwatch_state"
@@ -159,6 +162,8 @@ class AlertEngine:
         self._saved: dict[tuple[str, str], float] = {}
         self._retry = ChangeSet([], [])
         self._next_refresh = -math.inf
+        self._eager_next = -math.inf
+        """Real time before which no rule runs on arrival (the shared budget)."""
         self.grace_until = -math.inf
         """Until then, no data leaves alerts as they are (set by ``restore``)."""
 
@@ -182,24 +187,33 @@ class AlertEngine:
     def tick(self, now: float | None = None) -> list[Transition]:
         """Evaluate the marked rules and the ones whose interval is up.
 
-        A marked rule runs again only once ``EAGER_SHARE``'s worth of real time has
-        passed since its last run (ten times what that run took): a rule over 20
-        series runs on every arrival, one over 10,000 a few times a second, and
-        evaluation never takes more than a small share of the monitor's CPU. A rule
-        held back stays marked for the next tick.
+        Evaluation on arrival is held to ``EAGER_SHARE`` of real time, per rule (a
+        rule runs again only ten times its last run's cost later) and for all rules
+        together (after a round of such evaluations, the next waits ten times what
+        the round took): rules over a few series run on every arrival, rules over
+        10,000 a few times a second, and together they never take more than a small
+        share of the monitor's CPU. A rule held back stays marked for the next tick;
+        one costing more than ``EAGER_MAX_COST`` a run is left to its interval.
         """
         now = self.clock.time() if now is None else now
         out: list[Transition] = []
         marked, self._marked = self._marked, {}
         real = self._timer()
+        eager_ok = real >= self._eager_next
+        spent = 0.0
         for rt in self.rules:
             if now >= rt.next_due:
                 out += self.evaluate(rt, now)
             elif id(rt) in marked:
-                if real - rt.ran_at >= rt.cost / EAGER_SHARE:
+                if rt.cost > EAGER_MAX_COST:
+                    continue  # too costly to run on every arrival: its interval will do
+                if eager_ok and real - rt.ran_at >= rt.cost / EAGER_SHARE:
                     out += self.evaluate(rt, now)
+                    spent += rt.cost
                 else:
                     self._marked[id(rt)] = rt
+        if spent:
+            self._eager_next = self._timer() + spent / EAGER_SHARE
         return out
 
     def due_in(self, now: float | None = None) -> float:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from botwatch.alerts.dispatch import Dispatcher, Flush
 from botwatch.alerts.engine import AlertEngine, RuleRuntime, windows
@@ -56,8 +56,11 @@ class AlertLoop:
         interval: float,
         config: Config | None = None,
         http: HttpClient | None = None,
+        on_mark: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
+        self.on_mark = on_mark
+        """Called when arrivals marked rules: the monitor's loop wakes to evaluate them."""
         self.clock = clock
         cfg = config if config is not None else Config()
         self.dispatcher = Dispatcher(cfg, external_url=f"http://{cfg.web.listen}/alerts")
@@ -99,6 +102,7 @@ class AlertLoop:
         if names:
             self.series.add_values(labels, group.ts, values, names)
             self.engine.mark_readers(readers)
+            self.on_mark()
 
     def _plan(self, labels: Mapping[str, str], values: Mapping[str, float]) -> _Plan:
         if len(self._plans) > 100_000:
@@ -116,6 +120,7 @@ class AlertLoop:
         for s in items:
             names.update(s.values if isinstance(s, SampleGroup) else (s.name,))
         self.engine.mark(names)
+        self.on_mark()
 
     # ---- stepping ---------------------------------------------------------------
 

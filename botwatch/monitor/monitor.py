@@ -90,6 +90,7 @@ class Monitor:
             interval=loaded.config.alerting.interval,
             config=loaded.config,
             http=self.ctx.http,
+            on_mark=self._on_mark,
         )
         self.last_status: dict[tuple[str, str], Status] = {}
         self.latest: dict[tuple[str, str], ProbeResult] = {}
@@ -102,6 +103,8 @@ class Monitor:
         self._store_was_healthy = True
         self._control_task: asyncio.Task[None] | None = None
         self._next_control = 0.0
+        self._arrived = asyncio.Event()
+        """Set when a result marks rules for evaluation; wakes ``run()``."""
 
     def handle_result(self, r: ProbeResult) -> None:
         """Record one probe result: samples, the result row, and a state-change event."""
@@ -133,6 +136,10 @@ class Monitor:
         group = r.group()
         self.store.write(samples=(group,), events=events, probe_results=rows)
         self.alerting.observe_group(group)
+
+    def _on_mark(self) -> None:
+        if not self._arrived.is_set():
+            self._arrived.set()
 
     def _action_event(self, event: Event) -> None:
         self.store.write(events=[event])
@@ -293,12 +300,28 @@ class Monitor:
             log.info("starting %d managed bot(s)", len(self.supervisor.bots))
             await self.supervisor.start_all()
         stopped = asyncio.ensure_future(stop.wait())
+        # A result that a rule reads wakes the loop at once (the plan was made before
+        # it arrived), but never sooner than COALESCE after the last step.
+        woken = asyncio.ensure_future(self._arrived.wait())
+        loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
                 await self.tick()
-                await asyncio.wait({stopped}, timeout=max(self.next_wake(), COALESCE))
+                began = loop.time()
+                done, _ = await asyncio.wait(
+                    {stopped, woken},
+                    timeout=max(self.next_wake(), COALESCE),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if woken in done:
+                    self._arrived.clear()
+                    woken = asyncio.ensure_future(self._arrived.wait())
+                    rest = COALESCE - (loop.time() - began)
+                    if rest > 0:
+                        await asyncio.sleep(rest)
         finally:
             stopped.cancel()
+            woken.cancel()
         log.info("stopping: waiting for %d running check(s)", self.scheduler.running)
         await self.scheduler.drain(
             timeout=max(p.timeout for p in self.probes) if self.probes else 0

@@ -145,7 +145,7 @@ class Evaluator:
             sel = rng.selector
             try:
                 for s in self.source.window(sel.name, sel.matchers, start, at):
-                    value = fn(s.points, start, at, params)
+                    value = fn(s, start, at, params)
                     if value is not None:
                         out.append(Element(None, s.labels, value, at))
             except StoreError as e:  # quantile's q out of range
@@ -206,6 +206,23 @@ class Evaluator:
     # ---- binary operations ------------------------------------------------------
 
     def _binary(self, node: Binary, at: float) -> Value:
+        cmp = _CMP.get(node.op)
+        if (
+            cmp is not None
+            and not node.bool_mode
+            and isinstance(node.lhs, Selector)
+            and isinstance(node.rhs, Number)
+        ):
+            # `series == 2`, the shape of most alert rules: filter while selecting, so a
+            # rule over 10,000 series that holds for three builds three elements.
+            sel, k = node.lhs, node.rhs.value
+            return [
+                Element(sel.name, labels, value, ts)
+                for labels, ts, value in self.source.newest(
+                    sel.name, sel.matchers, at - self.lookback, at
+                )
+                if cmp(value, k)
+            ]
         lhs = self._eval(node.lhs, at)
         rhs = self._eval(node.rhs, at)
         op = node.op

@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from botwatch.rules.ast import Type
+from botwatch.rules.source import SeriesPoints
 from botwatch.store.functions import extrapolated_increase, quantile
 
-Points = Sequence[tuple[float, float]]
-RangeFn = Callable[[Points, float, float, tuple[float, ...]], float | None]
+RangeFn = Callable[[SeriesPoints, float, float, tuple[float, ...]], float | None]
 
 
 @dataclass(frozen=True)
@@ -34,18 +34,17 @@ class Signature:
     optional: int = 0
 
 
-def _delta(points: Points, start: float, end: float, _: tuple[float, ...]) -> float | None:
-    if len(points) < 2:
-        return None
-    return points[-1][1] - points[0][1]
+def _delta(s: SeriesPoints, start: float, end: float, _: tuple[float, ...]) -> float | None:
+    v = s.values
+    return v[-1] - v[0] if len(v) >= 2 else None
 
 
-def _changes(points: Points, start: float, end: float, _: tuple[float, ...]) -> float | None:
-    return float(sum(1 for a, b in itertools.pairwise(points) if a[1] != b[1]))
+def _changes(s: SeriesPoints, start: float, end: float, _: tuple[float, ...]) -> float | None:
+    return float(sum(1 for a, b in itertools.pairwise(s.values) if a != b))
 
 
-def _resets(points: Points, start: float, end: float, _: tuple[float, ...]) -> float | None:
-    return float(sum(1 for a, b in itertools.pairwise(points) if b[1] < a[1]))
+def _resets(s: SeriesPoints, start: float, end: float, _: tuple[float, ...]) -> float | None:
+    return float(sum(1 for a, b in itertools.pairwise(s.values) if b < a))
 
 
 def _stddev(values: Sequence[float]) -> float:
@@ -53,20 +52,21 @@ def _stddev(values: Sequence[float]) -> float:
 
 
 RANGE_FUNCTIONS: dict[str, RangeFn] = {
-    "rate": lambda p, s, e, _: extrapolated_increase(p, s, e, is_rate=True),
-    "increase": lambda p, s, e, _: extrapolated_increase(p, s, e, is_rate=False),
+    # Counters need the timestamps (extrapolation); the rest read the values only.
+    "rate": lambda s, a, b, _: extrapolated_increase(s.points, a, b, is_rate=True),
+    "increase": lambda s, a, b, _: extrapolated_increase(s.points, a, b, is_rate=False),
     "delta": _delta,
     "changes": _changes,
     "resets": _resets,
-    "avg_over_time": lambda p, s, e, _: math.fsum(v for _, v in p) / len(p),
-    "min_over_time": lambda p, s, e, _: min(v for _, v in p),
-    "max_over_time": lambda p, s, e, _: max(v for _, v in p),
-    "sum_over_time": lambda p, s, e, _: math.fsum(v for _, v in p),
-    "count_over_time": lambda p, s, e, _: float(len(p)),
-    "last_over_time": lambda p, s, e, _: p[-1][1],
-    "stddev_over_time": lambda p, s, e, _: _stddev([v for _, v in p]),
-    "present_over_time": lambda p, s, e, _: 1.0,
-    "quantile_over_time": lambda p, s, e, args: quantile(args[0], [v for _, v in p]),
+    "avg_over_time": lambda s, a, b, _: math.fsum(s.values) / len(s.values),
+    "min_over_time": lambda s, a, b, _: min(s.values),
+    "max_over_time": lambda s, a, b, _: max(s.values),
+    "sum_over_time": lambda s, a, b, _: math.fsum(s.values),
+    "count_over_time": lambda s, a, b, _: float(len(s.values)),
+    "last_over_time": lambda s, a, b, _: s.values[-1],
+    "stddev_over_time": lambda s, a, b, _: _stddev(s.values),
+    "present_over_time": lambda s, a, b, _: 1.0,
+    "quantile_over_time": lambda s, a, b, args: quantile(args[0], s.values),
 }
 """Over one series' points in the window (never empty); None means "no value"."""
 

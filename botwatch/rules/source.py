@@ -23,10 +23,19 @@ from botwatch.series import AnySample, SampleGroup
 
 
 class SeriesPoints(NamedTuple):
-    """One series' labels and its points ``(ts, value)`` in a window, oldest first."""
+    """One series' labels and its timestamps and values in a window, oldest first.
+
+    Two sequences, not a list of pairs: a window over thousands of series would
+    otherwise build a tuple per point on every evaluation."""
 
     labels: Mapping[str, str]
-    points: Sequence[tuple[float, float]]
+    ts: Sequence[float]
+    values: Sequence[float]
+
+    @property
+    def points(self) -> list[tuple[float, float]]:
+        """The window as ``(ts, value)`` pairs."""
+        return list(zip(self.ts, self.values, strict=True))
 
 
 class SeriesSource(ABC):
@@ -44,8 +53,7 @@ class SeriesSource(ABC):
     ) -> Iterator[tuple[Mapping[str, str], float, float]]:
         """Each matching series' newest point in ``(start, end]``: (labels, ts, value)."""
         for s in self.window(name, matchers, start, end):
-            ts, value = s.points[-1]
-            yield s.labels, ts, value
+            yield s.labels, s.ts[-1], s.values[-1]
 
 
 class _Series:
@@ -197,7 +205,7 @@ class MemorySeries(SeriesSource):
             lo = bisect.bisect_right(times, start)
             hi = bisect.bisect_right(times, end, lo)
             if hi > lo:
-                yield SeriesPoints(s.labels, list(zip(s.ts[lo:hi], s.values[lo:hi], strict=True)))
+                yield SeriesPoints(s.labels, s.ts[lo:hi], s.values[lo:hi])
 
     def newest(
         self, name: str, matchers: Sequence[Matcher], start: float, end: float

@@ -219,13 +219,26 @@ def test_eager_evaluation_is_held_to_a_share_of_real_time() -> None:
     w = World(DOWN)
     rt = w.engine.rules[0]
     w.step()
-    rt.cost = 0.02  # pretend the last run took 20 ms of real time
+    rt.cost = 0.005  # pretend the last run took 5 ms of real time
     w.clock.advance(1)
     w.up("a", 0)
     w.engine.mark(["probe_up"])
     assert w.engine.tick() == []  # no real time has passed: held back, still marked
     assert w.engine.due_in() == 0
-    w.real += 0.2  # ten times its cost later
+    w.real += 0.05  # ten times its cost later
+    assert [(t.alert.rule, t.after) for t in w.engine.tick()] == [("BotDown", AlertState.PENDING)]
+
+
+def test_a_costly_rule_waits_for_its_interval_instead_of_arrivals() -> None:
+    w = World(DOWN)
+    w.step()
+    w.engine.rules[0].cost = 0.05  # 50 ms a run: too much to repeat on every result
+    w.clock.advance(1)
+    w.up("a", 0)
+    w.engine.mark(["probe_up"])
+    w.real += 10
+    assert w.engine.tick() == []
+    w.clock.advance(14)  # its 15 s interval is up
     assert [(t.alert.rule, t.after) for t in w.engine.tick()] == [("BotDown", AlertState.PENDING)]
 
 
