@@ -101,3 +101,7 @@ class ChannelError(BotwatchError):
 
 class ActionError(BotwatchError):
     """An action on a bot (start, stop, restart) failed; the message says why."""
+
+
+class IncidentError(BotwatchError):
+    """An incident cannot be changed that way (not found, already resolved...)."""

@@ -15,7 +15,7 @@ The notification rows and the notification log are written in one transaction
 
 from __future__ import annotations
 
-__all__ = ["Dispatcher", "Flush"]
+__all__ = ["Dispatcher", "Flush", "common_labels"]
 
 import hashlib
 import math
@@ -62,7 +62,8 @@ def _info(a: Alert) -> AlertInfo:
                      a.fired_at or a.active_since, ends, value)  # fmt: skip
 
 
-def _common(dicts: list[dict[str, str]]) -> dict[str, str]:
+def common_labels(dicts: list[dict[str, str]]) -> dict[str, str]:
+    """The label (or annotation) pairs every one of ``dicts`` has."""
     if not dicts:
         return {}
     first = dicts[0]
@@ -219,8 +220,8 @@ class Dispatcher:
             idempotency_key=idem,
             created_at=now,
             external_url=self.external_url,
-            common_labels=_common([a.labels for a in alerts]),
-            common_annotations=_common([a.annotations for a in alerts]),
+            common_labels=common_labels([a.labels for a in alerts]),
+            common_annotations=common_labels([a.annotations for a in alerts]),
         )
         entry = LogEntry(receiver, g.key, firing_fps, resolved_fps, now)
         return (receiver, idem, n.to_json()), entry

@@ -26,6 +26,7 @@ class AppriseChannel(Channel):
     """Notify every URL of the channel through Apprise."""
 
     kind = "apprise"
+    acks = True
 
     def _urls(self) -> list[str]:
         return [u for u in (self.spec.url, *self.spec.urls) if u]
@@ -47,6 +48,8 @@ class AppriseChannel(Channel):
         kind = (
             apprise.NotifyType.SUCCESS
             if n.status == "resolved"
+            else apprise.NotifyType.INFO
+            if n.status == "acknowledged"
             else (
                 apprise.NotifyType.FAILURE
                 if n.severity == "critical"

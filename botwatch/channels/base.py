@@ -8,7 +8,15 @@ a 429 is worth trying again; any other 4xx is not (the request itself is wrong).
 
 from __future__ import annotations
 
-__all__ = ["CHANNELS", "Channel", "build_channel", "check_address", "raise_for_status", "register"]
+__all__ = [
+    "CHANNELS",
+    "Channel",
+    "build_channel",
+    "channel_acks",
+    "check_address",
+    "raise_for_status",
+    "register",
+]
 
 import asyncio
 import ipaddress
@@ -29,6 +37,9 @@ class Channel(ABC):
     dedups: ClassVar[bool] = False
     """Whether the receiver drops a repeat of the same idempotency key (then a crash
     between sending and recording costs no duplicate)."""
+    acks: ClassVar[bool] = False
+    """Whether it is told when someone acknowledges an incident it was notified of
+    (PagerDuty acknowledges its incident; a chat gets a line)."""
 
     def __init__(self, name: str, spec: ChannelSpec, http: HttpClient) -> None:
         self.name = name
@@ -67,6 +78,12 @@ def register(cls: C) -> C:
     """Class decorator adding a channel kind to ``CHANNELS``."""
     CHANNELS[cls.kind] = cls
     return cls
+
+
+def channel_acks(kind: str) -> bool:
+    """Whether channels of ``kind`` are told of acknowledgements."""
+    cls = CHANNELS.get(kind)
+    return bool(cls is not None and cls.acks)
 
 
 def build_channel(name: str, spec: ChannelSpec, http: HttpClient) -> Channel:

@@ -40,7 +40,8 @@ class Notification:
     receiver: str
     group_key: str
     status: str
-    """``firing`` if any alert is, else ``resolved``."""
+    """``firing`` if any alert is, else ``resolved``; ``acknowledged`` for an incident
+    someone acknowledged."""
     group_labels: dict[str, str]
     alerts: list[AlertInfo]
     idempotency_key: str
@@ -49,6 +50,10 @@ class Notification:
     truncated: int = 0
     common_labels: dict[str, str] = field(default_factory=dict)
     common_annotations: dict[str, str] = field(default_factory=dict)
+    kind: str = "alert"
+    """``alert`` (the routing tree's), ``escalation`` or ``ack`` (an incident's)."""
+    note: str = ""
+    """A first line for people: who acknowledged, why this is an escalation."""
 
     def to_json(self) -> dict[str, Any]:
         """The stored form (the outbox's ``payload``)."""
@@ -76,6 +81,10 @@ class Notification:
         """One line: ``[FIRING:2] HealthUnhealthy alpha``, or ``[RESOLVED] ...``."""
         n = len(self.firing)
         head = f"[FIRING:{n}]" if self.status == "firing" else "[RESOLVED]"
+        if self.status == "acknowledged":
+            head = "[ACKNOWLEDGED]"
+        elif self.kind == "escalation" and self.status == "firing":
+            head = f"[ESCALATED] [FIRING:{n}]"
         name = self.common_labels.get("alertname") or self.group_labels.get("alertname", "")
         where = self.common_labels.get("bot") or self.group_labels.get("bot", "")
         return " ".join(p for p in (head, name, where) if p)
@@ -83,7 +92,7 @@ class Notification:
     def text(self, limit: int = LIMITS["default"]) -> str:
         """The body: each alert's summary, value, since when and runbook hint, then a
         dashboard link; alerts past ``limit`` characters are counted, not cut."""
-        lines: list[str] = []
+        lines: list[str] = [self.note] if self.note else []
         footer = f"\n{self.external_url}" if self.external_url else ""
         budget = limit - len(footer)
         for shown, a in enumerate(self.alerts):

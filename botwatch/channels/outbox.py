@@ -50,6 +50,7 @@ class Deliverer:
         backoff: float = 1.0,
         backoff_max: float = 300.0,
         lease: float = 30.0,
+        on_sent: Callable[[OutboxRow, float], None] | None = None,
     ) -> None:
         self.store = store
         self.channels = dict(channels)
@@ -58,6 +59,8 @@ class Deliverer:
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.lease = lease
+        self.on_sent = on_sent
+        """Called with each row a receiver took (incidents note it on their timeline)."""
 
     async def tick(self) -> list[Outcome]:
         """Claim what is due and deliver it, receivers in parallel, each in order."""
@@ -112,7 +115,10 @@ class Deliverer:
             log.warning("notification %d to %s: %s (retrying)", row.id, row.receiver, e)
             await self._record(self.store.outbox.retry, row.id, attempts, at, str(e))
             return Outcome(row.id, row.receiver, "retry", str(e))
-        await self._record(self.store.outbox.sent, row.id, self.clock.time(), attempts)
+        now = self.clock.time()
+        await self._record(self.store.outbox.sent, row.id, now, attempts)
+        if self.on_sent is not None:
+            self.on_sent(row, now)
         return Outcome(row.id, row.receiver, "sent")
 
     async def _record(self, fn: Callable[..., None], *args: object) -> None:

@@ -1,4 +1,4 @@
-"""PagerDuty Events API v2: trigger and resolve, one incident per alert group.
+"""PagerDuty Events API v2: trigger, acknowledge and resolve, one incident per alert group.
 
 The ``dedup_key`` is the group's key for this receiver, so every trigger of a group
 updates one PagerDuty incident and a resolve closes it; PagerDuty itself drops a
@@ -17,6 +17,7 @@ from botwatch.channels.message import Notification
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _SEVERITIES = ("critical", "error", "warning", "info")
+_ACTIONS = {"firing": "trigger", "acknowledged": "acknowledge", "resolved": "resolve"}
 
 
 def dedup_key(n: Notification) -> str:
@@ -28,7 +29,7 @@ def pagerduty_event(n: Notification, routing_key: str) -> dict[str, Any]:
     """``n`` as an Events v2 body."""
     event: dict[str, Any] = {
         "routing_key": routing_key,
-        "event_action": "trigger" if n.status == "firing" else "resolve",
+        "event_action": _ACTIONS.get(n.status, "resolve"),
         "dedup_key": dedup_key(n),
     }
     if n.status == "firing":
@@ -50,6 +51,7 @@ class PagerDutyChannel(Channel):
 
     kind = "pagerduty"
     dedups = True
+    acks = True
 
     async def send(self, n: Notification) -> None:
         """Deliver ``n``."""

@@ -22,6 +22,7 @@ from botwatch.cli import (  # noqa: E402,F401
     check,
     config_cmd,
     demo,
+    incidents_cmd,
     rules_cmd,
     run,
     sample,

@@ -35,6 +35,7 @@ from pydantic import (
 
 from botwatch.config.base import ConfigModel as _Model
 from botwatch.config.notify import ChannelSpec, InhibitRule, RouteSpec, TimeInterval
+from botwatch.config.response import ActionSpec, IncidentsConfig
 from botwatch.config.units import Duration, Size
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -172,6 +173,8 @@ class AlertOverride(_Model):
     threshold: float | None = None
     for_: Duration | None = Field(None, alias="for")
     severity: Literal["critical", "warning", "info"] | None = None
+    action: ActionSpec | None = None
+    """Replace the rule's action (``none``: no action)."""
 
 
 def _builtin_names(v: dict[str, AlertOverride]) -> dict[str, AlertOverride]:
@@ -204,6 +207,8 @@ class Alerting(_Model):
     interval: Duration = Field(15.0, gt=0)
     """How often rules are evaluated (besides as soon as a series they read changes)."""
     overrides: AlertOverrides = Field(default_factory=dict)
+    pause_actions_during: list[str] = Field(default_factory=list)
+    """Time intervals (e.g. a maintenance window) during which rule actions wait."""
 
 
 class BotConfig(_Model):
@@ -292,6 +297,22 @@ class Config(_Model):
     route: RouteSpec | None = None
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
     time_intervals: list[TimeInterval] = Field(default_factory=list)
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+
+    @model_validator(mode="after")
+    def _response_names(self) -> Config:
+        intervals = {t.name for t in self.time_intervals}
+        for step in self.incidents.escalation:
+            if step.receiver not in self.channels:
+                known = ", ".join(self.channels) or "none defined"
+                raise ValueError(
+                    f"incidents: escalation receiver {step.receiver!r} is not a channel "
+                    f"(channels: {known})"
+                )
+        for name in self.alerting.pause_actions_during:
+            if name not in intervals:
+                raise ValueError(f"alerting: time interval {name!r} is not defined")
+        return self
 
     @model_validator(mode="after")
     def _routing_names(self) -> Config:

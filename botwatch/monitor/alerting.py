@@ -28,6 +28,7 @@ from botwatch.clock import Clock
 from botwatch.config import Config
 from botwatch.errors import StoreError
 from botwatch.http import HttpClient
+from botwatch.incidents import IncidentTracker
 from botwatch.rules.files import Rule
 from botwatch.rules.source import MemorySeries
 from botwatch.series import AnySample, Event, SampleGroup
@@ -68,7 +69,10 @@ class AlertLoop:
         channels = {
             name: build_channel(name, spec, self.http) for name, spec in cfg.channels.items()
         }
-        self.deliverer = Deliverer(store, channels, clock=clock)
+        self.incidents = IncidentTracker(
+            store, cfg, clock=clock, external_url=f"http://{cfg.web.listen}/incidents"
+        )
+        self.deliverer = Deliverer(store, channels, clock=clock, on_sent=self.incidents.note_sent)
         self._flushes: deque[Flush] = deque()
         self._wake = asyncio.Event()
         self._notify_task: asyncio.Task[None] | None = None
@@ -126,7 +130,8 @@ class AlertLoop:
 
     def due_in(self) -> float:
         """Seconds until a rule or a notification group is due (0: arrivals marked one)."""
-        return min(self.engine.due_in(), self.dispatcher.due_in(self.clock.time()))
+        now = self.clock.time()
+        return min(self.engine.due_in(), self.dispatcher.due_in(now), self.incidents.due_in(now))
 
     def tick(self) -> list[Transition]:
         """Evaluate what is due, record state changes, start saving them."""
@@ -138,6 +143,8 @@ class AlertLoop:
         if events:
             self.store.write(events=events)
         self.dispatcher.observe(changes)
+        self.incidents.observe(changes)
+        self.incidents.tick(now)
         flush = self.dispatcher.tick(now)
         if flush:
             self._flushes.append(flush)
@@ -170,10 +177,11 @@ class AlertLoop:
             self.engine.unsaved(upserts, deletes)
 
     async def wait(self) -> None:
-        """Wait for a running save and silences reload."""
+        """Wait for a running save, silences reload and incident step."""
         for task in (self._save_task, self._silences_task):
             if task is not None:
                 await task
+        await self.incidents.wait()
 
     # ---- notifying ----------------------------------------------------------------
 
@@ -218,6 +226,7 @@ class AlertLoop:
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Queue and try to deliver what is decided (at shutdown), for up to ``timeout``."""
+        await self.incidents.flush()
         if self._flushes or self._notify_task is not None:
             self._ensure_notifier()
             self._wake.set()
@@ -244,6 +253,7 @@ class AlertLoop:
         except StoreError as e:
             log.error("could not load alert state from the store: %s", e)
         self.dispatcher.seed(self.engine.alerts())
+        await self.incidents.restore(self.engine.alerts())
         # Notifications queued before a restart (or a crash) go out now.
         self._ensure_notifier()
         alive = self.engine.alerts()

@@ -143,6 +143,7 @@ class Monitor:
 
     def _action_event(self, event: Event) -> None:
         self.store.write(events=[event])
+        self.alerting.incidents.note_action(event)
 
     @staticmethod
     def _row(r: ProbeResult) -> ProbeResultRow:

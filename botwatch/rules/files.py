@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from botwatch.config.loader import read_text_file, validate_located
+from botwatch.config.response import ActionSpec
 from botwatch.config.units import Duration
 from botwatch.config.yamlsource import load_yaml
 from botwatch.errors import ConfigError, ConfigIssue, RuleSyntaxError
@@ -78,6 +79,8 @@ class RuleSpec(BaseModel):
     annotations: dict[str, str] = {}
     no_data_state: Literal["ok", "alerting", "nodata"] = "ok"
     exec_err_state: Literal["error", "alerting", "ok"] = "error"
+    action: ActionSpec | None = None
+    """What botwatch does when the alert fires (restart, stop, rotate_logs, run)."""
 
     @field_validator("alert")
     @classmethod
@@ -154,6 +157,8 @@ class Rule:
     exec_err_state: str = "error"
     source: str = ""
     """The expression as written."""
+    action: ActionSpec | None = None
+    """Done for each bot the alert fires for (None: notify only)."""
 
 
 def parse_rule_file(text: str, file: str, env: Mapping[str, str] | None = None) -> list[Rule]:
@@ -182,6 +187,7 @@ def parse_rule_file(text: str, file: str, env: Mapping[str, str] | None = None) 
                     no_data_state=r.no_data_state,
                     exec_err_state=r.exec_err_state,
                     source=r.expr,
+                    action=r.action if r.action is not None and r.action.do != "none" else None,
                 )
             )
     return rules

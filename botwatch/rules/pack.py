@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botwatch.config.response import ActionSpec
 from botwatch.rules.files import DEFAULT_LIMIT, Rule
 from botwatch.rules.parser import parse
 
@@ -48,6 +49,9 @@ class BuiltinRule:
     logs: bool = False
     fleet: bool = False
     """About the fleet, not one bot: ``{threshold}`` defaults to the number of bots."""
+    action: str | None = None
+    """Done when it fires (``restart``, ``rotate_logs``...); ``action: none`` in an
+    override turns it off."""
 
 
 BUILTIN: tuple[BuiltinRule, ...] = (
@@ -116,6 +120,7 @@ BUILTIN: tuple[BuiltinRule, ...] = (
         "Past its memory limit the bot should be restarted: `botwatch restart "
         "{{ $labels.bot }}`.",
         severity="critical", priority="P2", threshold=1.0, for_=60.0, per_bot_limit="memory",
+        action="restart",
     ),
     BuiltinRule(
         "FrequentRestarts", "increase(process_restarts_total{{{sel}}}[1h]) > {threshold}",
@@ -179,8 +184,16 @@ BUILTIN: tuple[BuiltinRule, ...] = (
     BuiltinRule(
         "LogFileTooLarge", "log_file_bytes{{{sel}}} > {threshold}",
         "{{ $labels.bot }}: log file is {{ $value | humanize1024 }}B",
-        "Rotate the bot's logs (a size-rotating handler, or `botwatch` rotation).",
-        threshold=100e6,
+        "botwatch rotates it (copy, then truncate); give the bot a size-rotating "
+        "handler so it stays small.",
+        threshold=100e6, action="rotate_logs",
+    ),
+    BuiltinRule(
+        "ActionFailed", "action_failed{{{sel}}} == 1",
+        "{{ $labels.bot }}: {{ $labels.action }} by {{ $labels.rule }} did not help",
+        "The automatic action ran but the bot is still unhealthy (`botwatch incidents "
+        "show`); look at it by hand.",
+        severity="critical", priority="P1",
     ),
     BuiltinRule(
         "ErrorRatioHigh", "log_error_ratio{{{sel}}} > {threshold}",
@@ -215,11 +228,12 @@ def _settings(base: BuiltinRule, *layers: AlertOverride | None) -> dict[str, Any
         "threshold": base.threshold,
         "for": base.for_,
         "severity": base.severity,
+        "action": ActionSpec.model_validate(base.action) if base.action else None,
     }
     for o in layers:
         if o is not None:
             given = {"enabled": o.enabled, "threshold": o.threshold, "for": o.for_,
-                     "severity": o.severity}  # fmt: skip
+                     "severity": o.severity, "action": o.action}  # fmt: skip
             out.update({k: v for k, v in given.items() if v is not None})
     return out
 
@@ -262,11 +276,12 @@ def builtin_rules(config: Config) -> list[Rule]:
                 if limit is None:
                     continue
                 threshold = float(limit) * float(threshold if threshold is not None else 1.0)
-            key = (threshold, s["for"], s["severity"])
+            key = (threshold, s["for"], s["severity"], s["action"])
             groups.setdefault(key, []).append(bot)
-        default_key = (default["threshold"], default["for"], default["severity"])
+        default_key = (default["threshold"], default["for"], default["severity"],
+                       default["action"])  # fmt: skip
         for key, bots in groups.items():
-            threshold, for_, severity = key
+            threshold, for_, severity, action = key
             if key == default_key and base.per_bot_limit is None:
                 # The usual case: every bot but the few with their own settings, without
                 # a regex naming a whole fleet.
@@ -275,7 +290,7 @@ def builtin_rules(config: Config) -> list[Rule]:
                 sel = f'bot!~"{_bots_regex(others)}"' if others else 'bot!=""'
             else:
                 sel = f'bot=~"{_bots_regex(bots)}"'
-            settings = {"for": for_, "severity": severity}
+            settings = {"for": for_, "severity": severity, "action": action}
             rules.append(_rule(base, sel, threshold, settings, len(config.bots)))
     return rules
 
@@ -284,6 +299,7 @@ def _rule(
     base: BuiltinRule, sel: str, threshold: float | None, s: Mapping[str, Any], bots: int
 ) -> Rule:
     text = base.expr.format(sel=sel, threshold=f"{threshold:g}" if threshold is not None else "")
+    action = s.get("action")
     labels = {"severity": str(s["severity"]), "priority": base.priority}
     return Rule(
         name=base.name,
@@ -298,4 +314,5 @@ def _rule(
         # check): the limit grows with the fleet instead of cutting a big one off.
         limit=max(DEFAULT_LIMIT, 10 * bots),
         source=text,
+        action=action if action is not None and action.do != "none" else None,
     )

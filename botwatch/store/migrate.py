@@ -38,7 +38,7 @@ def _config() -> Config:
     return cfg
 
 
-HEAD = "0005"
+HEAD = "0006"
 """The newest revision this version of botwatch knows (the last script in migrations/)."""
 
 

@@ -9,7 +9,7 @@ is claimed again: delivered at least once, exactly once where the receiver dedup
 
 from __future__ import annotations
 
-__all__ = ["LogEntry", "OutboxRepo", "OutboxRow"]
+__all__ = ["LogEntry", "OutboxRepo", "OutboxRow", "insert_rows"]
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,20 +69,7 @@ class OutboxRepo:
         in one transaction. A key already queued for a receiver is not queued again."""
         with store_errors("queueing notifications"), self._engines.write.begin() as conn:
             if new:
-                ins = _insert(conn, notifications).on_conflict_do_nothing(
-                    index_elements=["receiver", "idempotency_key"]
-                )
-                conn.execute(
-                    ins,
-                    [
-                        {
-                            "receiver": receiver, "idempotency_key": key, "status": "pending",
-                            "payload": payload, "attempts": 0, "next_attempt_at": now,
-                            "last_error": None, "created_at": now, "sent_at": None,
-                        }
-                        for receiver, key, payload in new
-                    ],
-                )  # fmt: skip
+                insert_rows(conn, new, now)
             if log:
                 _upsert_log(conn, log)
 
@@ -173,6 +160,27 @@ class OutboxRepo:
                 )
                 for r in rows
             }
+
+
+def insert_rows(
+    conn: Connection, new: Sequence[tuple[str, str, dict[str, Any]]], now: float
+) -> None:
+    """Queue ``(receiver, idempotency_key, payload)`` rows in the caller's transaction;
+    a key already queued for a receiver is not queued again."""
+    ins = _insert(conn, notifications).on_conflict_do_nothing(
+        index_elements=["receiver", "idempotency_key"]
+    )
+    conn.execute(
+        ins,
+        [
+            {
+                "receiver": receiver, "idempotency_key": key, "status": "pending",
+                "payload": payload, "attempts": 0, "next_attempt_at": now,
+                "last_error": None, "created_at": now, "sent_at": None,
+            }
+            for receiver, key, payload in new
+        ],
+    )  # fmt: skip
 
 
 def _upsert_log(conn: Connection, log: Sequence[LogEntry]) -> None:

@@ -20,6 +20,7 @@ from botwatch.store import alertstate, migrate, queries
 from botwatch.store import rollup as _rollup
 from botwatch.store.control import ControlRepo
 from botwatch.store.engine import Engines, make_engines, normalize_url, store_errors
+from botwatch.store.incidents import IncidentRepo
 from botwatch.store.ingest import Batch
 from botwatch.store.outbox import OutboxRepo
 from botwatch.store.records import (
@@ -74,6 +75,8 @@ class Store:
         """The notification outbox and notification log (blocking methods)."""
         self.control = ControlRepo(engines)
         """Actions asked of the running monitor (blocking methods)."""
+        self.incidents = IncidentRepo(engines)
+        """Incidents, their alerts and timelines (blocking methods)."""
 
     @classmethod
     def open(

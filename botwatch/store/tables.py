@@ -15,6 +15,9 @@ __all__ = [
     "alerts",
     "control_requests",
     "events",
+    "incident_alerts",
+    "incident_events",
+    "incidents",
     "meta",
     "metadata",
     "notifications",
@@ -30,6 +33,7 @@ __all__ = [
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Double,
     Index,
@@ -209,6 +213,65 @@ control_requests = Table(
     Column("result", Text, nullable=True),
     Column("done_at", Double, nullable=True),
     Index(None, "status"),
+)
+
+# Incidents: a bot's critical trouble as one thing to acknowledge and resolve. Opened
+# by the first qualifying alert that fires for a bot, joined by the next ones, resolved
+# when all of them are. ``version`` grows on every change, so the monitor's escalation
+# step and a ``botwatch incidents ack`` from the CLI never overwrite each other.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("bot", String(200), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("priority", String(4), nullable=False),  # P1 (worst) .. P4
+    Column("status", String(20), nullable=False),  # open, acknowledged, resolved
+    Column("started_at", Double, nullable=False),  # the first bad sample
+    Column("opened_at", Double, nullable=False),  # the first alert fired: detected
+    Column("acked_at", Double, nullable=True),
+    Column("acked_by", String(200), nullable=True),
+    Column("resolved_at", Double, nullable=True),
+    Column("resolved_by", String(200), nullable=True),
+    Column("escalation_level", Integer, nullable=False),  # escalation steps taken
+    Column("escalated_to", Json, nullable=False),  # receivers told by escalation
+    Column("ack_notified", Boolean, nullable=False),  # receivers told of the ack
+    Column("resolve_notified", Boolean, nullable=False),  # escalation receivers told
+    Column("version", Integer, nullable=False),
+    Index(None, "bot", "status"),
+    Index(None, "status"),
+    Index(None, "opened_at"),
+)
+
+# The alerts of an incident: one row per alert instance (fingerprint), its latest
+# firing spell (fired_at, resolved_at).
+incident_alerts = Table(
+    "incident_alerts",
+    metadata,
+    Column("incident_id", BigId, primary_key=True),
+    Column("fingerprint", String(32), primary_key=True),
+    Column("rule", String(200), nullable=False),
+    Column("labels", Json, nullable=False),
+    Column("annotations", Json, nullable=False),
+    Column("value", Double, nullable=True),
+    Column("active_since", Double, nullable=False),
+    Column("fired_at", Double, nullable=False),
+    Column("resolved_at", Double, nullable=True),
+    Index(None, "fingerprint", "fired_at"),
+)
+
+# An incident's timeline: started, pending, fired, notified, acknowledged, action,
+# escalated, resolved (and comments).
+incident_events = Table(
+    "incident_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_id", BigId, nullable=False),
+    Column("at", Double, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("data", Json, nullable=False),
+    Index(None, "incident_id", "at"),
 )
 
 # Small key/number table for the rollup and retention watermarks.
