@@ -41,6 +41,13 @@ class RotatingOutput:
         self._f.flush()
         self._size += len(data)
 
+    def rotate(self) -> int:
+        """Rotate now (``rotate_logs``); the bytes moved out."""
+        size = self._size
+        if size:
+            self._rotate()
+        return size
+
     def _rotate(self) -> None:
         self._f.close()
         for i in range(self.keep - 1, 0, -1):
@@ -95,6 +102,10 @@ class ManagedChild:
     def running(self) -> bool:
         """Whether the process is alive (not yet reaped)."""
         return self.proc is not None and self.proc.returncode is None
+
+    def rotate_output(self) -> int:
+        """Rotate the output file now; the bytes moved out (0: nothing written yet)."""
+        return self._out.rotate() if self._out is not None else 0
 
     async def start(self) -> int:
         """Start the command; returns its pid. Raises ``ProcessNotFound`` if it

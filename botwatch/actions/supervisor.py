@@ -137,6 +137,17 @@ class Supervisor:
                     await bot.watcher
             bot.child.close()
 
+    def starting(self, name: str, now: float) -> bool:
+        """Whether managed bot ``name`` started less than its ``min_uptime`` ago (or is
+        starting); False for bots it does not manage."""
+        bot = self.bots.get(name)
+        if bot is None:
+            return False
+        if bot.state == "starting":
+            return True
+        started = bot.child.started_at
+        return bot.child.running and started is not None and now - started < bot.policy.min_uptime
+
     # ---- the loop ---------------------------------------------------------------------
 
     def due_in(self, now: float | None = None) -> float:

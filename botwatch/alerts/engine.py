@@ -327,6 +327,14 @@ class AlertEngine:
         """Every live instance (pending and firing) of every rule."""
         return [a for rt in self.rules for a in rt.state.alerts.values()]
 
+    def rule_of(self, alert: Alert) -> Rule | None:
+        """The rule (the copy of it) whose instance ``alert`` is, if it is still live
+        or was live at the last evaluation."""
+        for rt in self.rules:
+            if rt.rule.name == alert.rule and alert.fingerprint in rt.state.alerts:
+                return rt.rule
+        return None
+
     # ---- persistence ------------------------------------------------------------
 
     def changes(self, now: float | None = None, *, refresh: float = 60.0) -> ChangeSet:

@@ -31,8 +31,9 @@ class ActionSpec(_Model):
 
     do: Literal["restart", "stop", "start", "rotate_logs", "run", "none"]
     command: str | None = None
-    """For ``run``: a shell command; ``$BOTWATCH_BOT``, ``$BOTWATCH_ALERT`` and
-    ``$BOTWATCH_VALUE`` are set for it."""
+    """For ``run``: a shell command, run in the config's directory with
+    ``$BOTWATCH_BOT``, ``$BOTWATCH_ALERT``, ``$BOTWATCH_VALUE`` and ``$BOTWATCH_REASON``
+    set."""
     verify: Duration = Field(60.0, gt=0)
     cooldown: Duration = Field(600.0, ge=0)
     timeout: Duration = Field(60.0, gt=0)

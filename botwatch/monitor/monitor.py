@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from botwatch.actions import Supervisor
+from botwatch.actions.remediate import Remediator
 from botwatch.clock import Clock, SystemClock
 from botwatch.config import LoadedConfig
 from botwatch.errors import StoreError
@@ -27,7 +28,7 @@ from botwatch.monitor.sampling import SamplerLoop
 from botwatch.monitor.scheduler import ProbeScheduler
 from botwatch.probes import Probe, ProbeContext, ProbeResult, Status, build_probes
 from botwatch.rules.files import Rule, config_rules
-from botwatch.series import AnySample, Event
+from botwatch.series import AnySample, Event, SampleGroup
 from botwatch.store import ProbeResultRow, Store
 
 log = logging.getLogger("botwatch.monitor")
@@ -92,6 +93,10 @@ class Monitor:
             http=self.ctx.http,
             on_mark=self._on_mark,
         )
+        self.remediator = Remediator(
+            loaded, self.supervisor, self.ctx, clock=self.clock, on_event=self._action_event,
+            emit=self._emit,
+        )  # fmt: skip
         self.last_status: dict[tuple[str, str], Status] = {}
         self.latest: dict[tuple[str, str], ProbeResult] = {}
         """The newest result of every check, by (bot, check)."""
@@ -145,6 +150,12 @@ class Monitor:
         self.store.write(events=[event])
         self.alerting.incidents.note_action(event)
 
+    def _emit(self, samples: list[SampleGroup]) -> None:
+        """Values made outside the sampler's rounds (an action's outcome): stored and
+        shown to the rules at once."""
+        self.store.write(samples=samples)
+        self.alerting.observe(samples)
+
     @staticmethod
     def _row(r: ProbeResult) -> ProbeResultRow:
         return ProbeResultRow(
@@ -169,7 +180,10 @@ class Monitor:
         if self.supervisor.due_in() == 0:
             await self.supervisor.tick()
         if self.alerting.due_in() == 0:
-            self.alerting.tick()
+            changes = self.alerting.tick()
+            if changes:
+                self.remediator.observe(changes, self.alerting.engine.rule_of)
+        self.remediator.tick(self.clock.time())
         if not _busy(self._sampling_task) and self.sampler.due_in() == 0:
             self._sampling_task = asyncio.create_task(self._sample(), name="botwatch-sampler")
         self._start_upkeep()
@@ -186,7 +200,12 @@ class Monitor:
         except Exception:
             log.exception("sampling processes failed")
             return
-        observed: list[AnySample] = [*samples, *self.supervisor.samples(self.clock.time())]
+        now = self.clock.time()
+        observed: list[AnySample] = [
+            *samples,
+            *self.supervisor.samples(now),
+            *self.remediator.samples(now),
+        ]
         if observed:
             self.store.write(samples=observed)
             self.alerting.observe(observed)
@@ -248,6 +267,7 @@ class Monitor:
             if task is not None:
                 await task
         await self.alerting.wait()
+        await self.remediator.wait()
 
     async def _guard(self, what: str, fn: Any) -> None:
         try:

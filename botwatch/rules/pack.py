@@ -173,7 +173,8 @@ BUILTIN: tuple[BuiltinRule, ...] = (
         "FewerBotsOnline", "(count(process_up{{{sel}}} == 1) or vector(0)) < {threshold}",
         "fewer bots running than expected: {{ $value }}",
         "`botwatch check` lists which are down.",
-        severity="critical", priority="P1", fleet=True,
+        # `for` rides out botwatch's own start, before the first process samples.
+        severity="critical", priority="P1", fleet=True, for_=60.0,
     ),
     BuiltinRule(
         "DiskAlmostFull", 'probe_status{{check=~"disk.*", {sel}}} == 2',

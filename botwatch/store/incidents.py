@@ -34,6 +34,8 @@ from botwatch.store.tables import incident_alerts, incident_events, incidents
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 """Incident priorities, worst first."""
+RECENT = 600.0
+"""Seconds after an incident resolved during which its bot's actions still join it."""
 
 
 @dataclass(frozen=True)
@@ -195,23 +197,28 @@ class IncidentRepo:
         *,
         fingerprints: Sequence[str] = (),
     ) -> list[int]:
-        """Add a timeline line to the unresolved incident of ``bot`` (an action) or to
-        those holding any of ``fingerprints`` (a notification); the incidents noted."""
+        """Add a timeline line to the unresolved incident of ``bot`` (an action; or its
+        incident resolved within ``RECENT`` seconds, as when a restart's verification
+        ends after the alert cleared) or to those holding any of ``fingerprints`` (a
+        notification); the incidents noted."""
         with store_errors("noting on incidents"), self._engines.write.begin() as conn:
-            q = select(incidents.c.id).where(incidents.c.status != "resolved")
+            c = incidents.c
             if fingerprints:
-                q = q.where(
-                    incidents.c.id.in_(
-                        select(incident_alerts.c.incident_id).where(
-                            incident_alerts.c.fingerprint.in_(list(fingerprints))
-                        )
-                    )
+                held = select(incident_alerts.c.incident_id).where(
+                    incident_alerts.c.fingerprint.in_(list(fingerprints))
                 )
+                q = select(c.id).where(c.status != "resolved", c.id.in_(held))
+                ids = list(conn.execute(q).scalars())
             elif bot is not None:
-                q = q.where(incidents.c.bot == bot)
+                q = (
+                    select(c.id)
+                    .where(c.bot == bot, or_(c.status != "resolved", c.resolved_at >= at - RECENT))
+                    .order_by(c.id.desc())
+                    .limit(1)
+                )
+                ids = list(conn.execute(q).scalars())
             else:
                 return []
-            ids = list(conn.execute(q).scalars())
             for incident_id in ids:
                 _event(conn, incident_id, at, kind, text, data or {})
             return ids

@@ -166,7 +166,7 @@ def test_restart_command_uses_the_tool_and_records_who_and_why(
 
     ok = cli("restart", "a", "--why", "stuck after deploy")
     assert ok.returncode == 0, ok.stderr
-    assert "restart a via systemd" in ok.stdout
+    assert "a: restart via systemd" in ok.stdout
     assert "systemctl restart mybot" in calls(tmp_path)
     bad = cli("restart", "b")
     assert bad.returncode == 1 and "Unit nosuch.service not found." in bad.stderr
