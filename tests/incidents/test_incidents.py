@@ -3,6 +3,7 @@ SQLite store, a webhook receiver and a fake PagerDuty on loopback."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class World:
     pd: FakePagerDuty
     tmp: Path
 
-    async def step(self, seconds: float) -> None:
+    async def step(self, seconds: float, drain: float = 5) -> None:
         """Time passes; checks run; rules, incidents and notifications take a step."""
         m = self.monitor
         self.clock.advance(seconds)
@@ -53,7 +54,7 @@ class World:
         await m.wait_background()
         m.alerting.tick()
         await m.alerting.wait()
-        await m.alerting.drain(5)
+        await m.alerting.drain(drain)
         m.alerting.tick()  # notes of what was just delivered
         await m.alerting.wait()
 
@@ -87,7 +88,9 @@ incidents:
 """)
         loaded = load_config(tmp_path / "botwatch.yml", env={})
         clock = ManualClock(start=time.time())
-        store = Store.open(loaded.storage_url, clock=clock)
+        store = Store.open(
+            loaded.storage_url, clock=clock, busy_timeout=0.1, retry_initial=0.01, retry_max=0.05
+        )
         await store.start()
         m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
         await m.alerting.restore()
@@ -267,3 +270,30 @@ def test_acknowledgement_and_escalation_read_well() -> None:
     assert dedup_key(n) == dedup_key(
         Notification("lead", "incident/3", "firing", {}, [], "other", 0.0)
     )
+
+
+async def test_the_store_down_mid_alert_loses_and_repeats_nothing(world: World) -> None:
+    w = world
+    await w.step(1)
+    await w.store.flush()
+    locker = sqlite3.connect(w.tmp / "bw.db", timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")  # nothing can be read or written meanwhile
+    try:
+        w.health.code = 503
+        for _ in range(4):  # the alert goes pending, then fires, with the store down
+            await w.step(10, drain=0.5)
+        firing = [a for a in w.monitor.alerting.alerts() if a.rule == "HealthUnhealthy"]
+        assert [a.state.value for a in firing] == ["firing"]
+        assert w.hook.received == []  # the notification could not even be queued
+    finally:
+        locker.rollback()
+        locker.close()
+    for _ in range(3):
+        await w.step(10)
+    assert [b["status"] for _, b, _ in w.hook.received] == ["firing"]  # once
+    (saved,) = [r for r in w.store.alerts() if r.rule == "HealthUnhealthy"]
+    assert saved.state == "firing"
+    (inc,) = w.store.incidents.find()
+    assert inc.status == "open" and inc.opened_at == pytest.approx(firing[0].fired_at)
+    kinds = [e.kind for e in w.store.incidents.timeline(inc.id)]
+    assert kinds == ["started", "pending", "fired", "notified"]
