@@ -25,7 +25,7 @@ from rich.markup import escape
 from botwatch.actions import controller_for
 from botwatch.actions.verify import Verdict, verify_healthy
 from botwatch.alerts import Alert, AlertState
-from botwatch.cli import app
+from botwatch.cli._app import app
 from botwatch.cli._common import (
     DEFAULT_PATH,
     ConfigOption,

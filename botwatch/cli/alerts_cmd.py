@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from botwatch.alerts import Alert, AlertState
-from botwatch.cli import app
+from botwatch.cli._app import app
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load, open_store
 from botwatch.config.units import format_duration
 from botwatch.errors import BotwatchError

@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from botwatch.channels import build_channel
 from botwatch.channels.message import AlertInfo, Notification
-from botwatch.cli import app
+from botwatch.cli._app import app
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load
 from botwatch.config.loader import redact_text
 from botwatch.errors import ChannelError

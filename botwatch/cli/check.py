@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from botwatch.cli import app
+from botwatch.cli._app import app
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load
 from botwatch.errors import BotwatchError
 from botwatch.probes import ProbeContext, ProbeResult, Status, build_probes

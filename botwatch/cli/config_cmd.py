@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import yaml
 
-from botwatch.cli import app
+from botwatch.cli._app import app
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load
 from botwatch.config import redacted
 

@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from botwatch.cli import app
+from botwatch.cli._app import app
 from botwatch.cli._common import console, err_console, fail, load
 from botwatch.demo.faults import ControlFileError, set_fault
 from botwatch.demo.fleet import FAKE_NAME, DemoFleet, FleetError

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from botwatch.cli import app
+from botwatch.cli._app import app
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, load, print_issues
 from botwatch.errors import ConfigError
 from botwatch.rules.files import config_rules, load_rule_file

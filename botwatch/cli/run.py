@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 
-from botwatch.cli import app
+from botwatch.cli._app import app
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, err_console, fail, load
 from botwatch.errors import BotwatchError
 

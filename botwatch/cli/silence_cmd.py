@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from botwatch.alerts.silences import new_silence
-from botwatch.cli import app
+from botwatch.cli._app import app
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail, load, open_store
 from botwatch.config.units import format_duration, parse_duration
 from botwatch.errors import BotwatchError

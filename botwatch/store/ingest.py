@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, insert, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from botwatch.errors import StoreError
 from botwatch.series import AnySample, Event, Sample, SampleGroup, labels_key
@@ -68,8 +67,13 @@ def _clean(text: str) -> str:
 
 def _insert(conn: Connection, table: Any) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT."""
+    # Imported here: a SQLite store never loads the PostgreSQL dialect, and back.
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(table)
 
 

@@ -10,6 +10,8 @@ exact key.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "MetaKey",
     "alerts",
@@ -45,7 +47,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # Stable constraint names make later migrations (and SQLite batch mode) predictable.
 metadata = MetaData(
@@ -57,8 +60,24 @@ metadata = MetaData(
     }
 )
 
-# JSONB on PostgreSQL so later work can index and query into labels and details.
-Json = JSON().with_variant(JSONB(), "postgresql")
+
+class _Json(TypeDecorator[Any]):
+    """JSON; JSONB on PostgreSQL so later work can index and query into labels and
+    details. Decided when a connection's dialect is known, so a SQLite store never
+    imports SQLAlchemy's PostgreSQL dialect (a couple of MB the monitor does not need)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+
+Json = _Json()
 # SQLite only autoincrements an INTEGER PRIMARY KEY (the rowid alias), not BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
