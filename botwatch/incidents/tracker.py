@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from botwatch.alerts.dispatch import common_labels
@@ -37,6 +37,9 @@ log = logging.getLogger("botwatch.incidents")
 
 WORK_EVERY = 2.0
 """Seconds between looks at open incidents (escalation, announcing acks)."""
+
+RETRY_AFTER = 1.0
+"""Seconds to wait after the store failed a step."""
 
 _BY_SEVERITY = {"critical": "P1", "error": "P2", "warning": "P3", "info": "P4"}
 
@@ -60,9 +63,17 @@ class IncidentTracker:
     """Incidents from alert transitions; ``tick()`` is one step."""
 
     def __init__(
-        self, store: Store, config: Config, *, clock: Clock, external_url: str = ""
+        self,
+        store: Store,
+        config: Config,
+        *,
+        clock: Clock,
+        external_url: str = "",
+        on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
+        self.on_queued = on_queued
+        """Called after notifications were queued (the outbox's deliverer wakes)."""
         self.clock = clock
         self.policy = config.incidents
         self.open_for = frozenset(self.policy.open_for)
@@ -74,6 +85,8 @@ class IncidentTracker:
         self._notes: list[tuple[str | None, str, str, float, dict[str, Any], tuple[str, ...]]] = []
         self._task: asyncio.Task[None] | None = None
         self._next_work = 0.0
+        self._retry_at = 0.0
+        """After the store failed a step: not before this (no busy retrying)."""
 
     # ---- feeding ----------------------------------------------------------------------
 
@@ -127,14 +140,13 @@ class IncidentTracker:
         """Seconds until the next step is due (inf: incidents are off)."""
         if not self.policy.enabled:
             return math.inf
-        if self._changes or self._notes:
-            return 0.0
-        return max(0.0, self._next_work - now)
+        due = now if self._changes or self._notes else self._next_work
+        return max(0.0, max(due, self._retry_at) - now)
 
     def tick(self, now: float) -> None:
         """Start a background step if there is something to record or it is time to
         look at open incidents."""
-        if not self.policy.enabled or self.busy:
+        if not self.policy.enabled or self.busy or now < self._retry_at:
             return
         if self._changes or self._notes or now >= self._next_work:
             self._task = asyncio.create_task(self._step(now), name="botwatch-incidents")
@@ -159,6 +171,7 @@ class IncidentTracker:
             except StoreError as e:
                 log.error("cannot record incidents (will retry): %s", e)
                 self._changes[:0] = changes
+                self._retry_at = now + RETRY_AFTER
                 return
             for incident_id in opened:
                 log.warning("incident #%d opened", incident_id)
@@ -171,19 +184,26 @@ class IncidentTracker:
             except StoreError as e:
                 log.error("cannot add to an incident's timeline (will retry): %s", e)
                 self._notes[:0] = notes[i:]
+                self._retry_at = now + RETRY_AFTER
                 return
-        if now >= self._next_work:
+        # Right after alerts changed incidents (one may have just resolved and owe its
+        # escalation receivers the news) or when it is time to look again.
+        if changes or now >= self._next_work:
             self._next_work = now + WORK_EVERY
             try:
-                await asyncio.to_thread(self.work, now)
+                queued = await asyncio.to_thread(self.work, now)
             except StoreError as e:
                 log.error("cannot escalate incidents (will retry): %s", e)
+                return
+            if queued:
+                self.on_queued()
 
     # ---- escalation and announcements -------------------------------------------------
 
     def work(self, now: float) -> int:
-        """Escalate and announce what is due (blocking); how many incidents changed."""
-        changed = 0
+        """Escalate and announce what is due (blocking); how many notifications were
+        queued."""
+        queued = 0
         notify_log: dict[tuple[str, str], Any] | None = None
         for inc in self.store.incidents.needing_work():
             needs_log = inc.acked_at is not None and not inc.ack_notified
@@ -194,11 +214,11 @@ class IncidentTracker:
                 continue
             values, rows, events = plan
             if self.store.incidents.commit_outbound(inc, values, rows, events, now):
-                changed += 1
+                queued += len(rows)
                 for _, kind, text, _ in events:
                     if kind == "escalated":
                         log.warning("incident #%d: %s", inc.id, text)
-        return changed
+        return queued
 
     def plan(
         self, inc: Incident, now: float, notify_log: Mapping[tuple[str, str], Any]

@@ -70,8 +70,9 @@ class AlertLoop:
             name: build_channel(name, spec, self.http) for name, spec in cfg.channels.items()
         }
         self.incidents = IncidentTracker(
-            store, cfg, clock=clock, external_url=f"http://{cfg.web.listen}/incidents"
-        )
+            store, cfg, clock=clock, external_url=f"http://{cfg.web.listen}/incidents",
+            on_queued=self._queued,
+        )  # fmt: skip
         self.deliverer = Deliverer(store, channels, clock=clock, on_sent=self.incidents.note_sent)
         self._flushes: deque[Flush] = deque()
         self._wake = asyncio.Event()
@@ -184,6 +185,11 @@ class AlertLoop:
         await self.incidents.wait()
 
     # ---- notifying ----------------------------------------------------------------
+
+    def _queued(self) -> None:
+        """Something else (incidents) queued notifications: deliver them now."""
+        self._ensure_notifier()
+        self._wake.set()
 
     def _ensure_notifier(self) -> None:
         if self._notify_task is None or self._notify_task.done():
