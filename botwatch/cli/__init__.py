@@ -21,7 +21,7 @@ MODULES = {
     "start": "action_cmd", "stop": "action_cmd", "restart": "action_cmd",
     "alerts": "alerts_cmd", "channels": "channels_cmd", "check": "check",
     "init": "config_cmd", "config": "config_cmd", "demo": "demo",
-    "incidents": "incidents_cmd", "rules": "rules_cmd", "run": "run", "sample": "sample",
+    "incidents": "incidents_cmd", "logs": "logs_cmd", "rules": "rules_cmd", "run": "run", "sample": "sample",
     "silence": "silence_cmd",
 }  # fmt: skip
 """Command → the module that defines it."""

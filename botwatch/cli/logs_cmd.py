@@ -1,0 +1,223 @@
+"""``botwatch logs errors FILE|-``: a log's errors grouped into patterns, with their
+category and what the runbooks say to do — ``grep ERROR | sort | uniq -c`` that
+understands timestamps, ids and tracebacks."""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, BinaryIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from botwatch.cli._app import app
+from botwatch.cli._common import console, err_console, fail
+from botwatch.config.units import format_duration, parse_duration
+from botwatch.errors import ConfigError
+from botwatch.logs.errors import ErrorScan, Window, scan_errors
+from botwatch.logs.formats import Format, user_format
+from botwatch.logs.patterns import Pattern
+from botwatch.logs.record import LEVELS, LogRecord
+
+logs_app = typer.Typer(help="Read bots' logs: errors grouped into patterns.", no_args_is_help=True)
+app.add_typer(logs_app, name="logs")
+
+PROGRESS_OVER = 20_000_000
+"""Files larger than this (bytes) get a progress bar (when stderr is a terminal)."""
+
+
+def _time(value: str | None, what: str, tz: ZoneInfo) -> float | None:
+    """``1h``/``7d`` (that long ago) or an ISO time (naive: in ``tz``)."""
+    if value is None:
+        return None
+    try:
+        return time.time() - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{what} {value!r}: give a duration (1h, 7d) or an ISO time (2026-11-30T08:00)")
+    return (dt if dt.tzinfo else dt.replace(tzinfo=tz)).timestamp()
+
+
+def _sources(source: str) -> list[str]:
+    if source == "-":
+        return ["-"]
+    if set("*?[") & set(source):
+        found = sorted(glob.glob(source))
+        if not found:
+            fail(f"no file matches {source!r}")
+        return found
+    if not Path(source).exists():
+        fail(f"no such file: {source}")
+    if Path(source).is_dir():
+        fail(f"{source} is a folder; give a file or a glob such as '{source}/*.log'")
+    return [source]
+
+
+@contextmanager
+def _open(name: str, progress: Progress | None) -> Iterator[tuple[BinaryIO, object]]:
+    if name == "-":
+        yield sys.stdin.buffer, None
+        return
+    with open(name, "rb") as f:
+        task = None
+        if progress is not None:
+            task = progress.add_task(Path(name).name, total=Path(name).stat().st_size)
+        yield f, task
+
+
+def _trend(p: Pattern, compared: bool) -> str:
+    if not compared:
+        return ""  # no --since: no window before this one to compare with
+    t = p.trend
+    if t is None:
+        return "new" if p.count else ""
+    if t >= 1.5:
+        return f"[red]↑ ×{t:.1f}[/]"
+    if t <= 0.67:
+        return f"[green]↓ ×{t:.1f}[/]"
+    return "→"
+
+
+def _when(ts: float | None, tz: ZoneInfo) -> str:
+    return "—" if ts is None else datetime.fromtimestamp(ts, tz).strftime("%m-%d %H:%M:%S")
+
+
+@logs_app.command("errors")
+def logs_errors(
+    source: Annotated[str, typer.Argument(help="A log file, a glob, or - for stdin.")],
+    since: Annotated[str | None, typer.Option("--since", help="1h, 7d or an ISO time.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="1h, 7d or an ISO time.")] = None,
+    level: Annotated[str, typer.Option("--level", help="Lowest level shown.")] = "error",
+    grep: Annotated[str | None, typer.Option("--grep", help="Only messages matching.")] = None,
+    top: Annotated[int, typer.Option("--top", help="Patterns shown.")] = 20,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Line format: a regex with named groups or "
+            "'<Date> <Time> <Level> <Component>: <Content>'.",
+        ),
+    ] = None,
+    tz_name: Annotated[str, typer.Option("--tz", help="Zone of times without one.")] = "UTC",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    records: Annotated[
+        bool,
+        typer.Option(
+            "--records",
+            help="One JSON line per record (every level) with its "
+            "pattern id, to check the grouping line by line.",
+        ),
+    ] = False,
+) -> None:
+    """Group a log's errors into patterns: count, first/last seen, category, advice."""
+    if level not in LEVELS:
+        fail(f"--level must be one of {', '.join(LEVELS)}, not {level!r}")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--tz: unknown time zone {tz_name!r}")
+    try:
+        pattern = re.compile(grep) if grep else None
+    except re.error as e:
+        fail(f"--grep: not a valid regex: {e}")
+    try:
+        line_format: Format | None = user_format(fmt) if fmt else None
+    except ConfigError as e:
+        fail("; ".join(str(i) for i in e.issues))
+    window = Window(_time(since, "--since", tz), _time(until, "--until", tz))
+    names = _sources(source)
+    show_progress = (not records and err_console.is_terminal and any(
+        n != "-" and Path(n).stat().st_size > PROGRESS_OVER for n in names))  # fmt: skip
+    scans: list[tuple[str, ErrorScan]] = []
+    progress = Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), console=err_console, transient=True,
+    ) if show_progress else None  # fmt: skip
+    on_record = None
+    if records:
+        out = sys.stdout
+
+        def on_record(rec: LogRecord, pattern_id: int) -> None:
+            out.write(json.dumps({"line": rec.line, "pattern": pattern_id, "level": rec.level,
+                                  "parsed": rec.parsed}) + "\n")  # fmt: skip
+
+    with progress if progress is not None else _nothing():
+        for name in names:
+            with _open(name, progress) as (stream, task):
+                advance = None
+                if progress is not None and task is not None:
+
+                    def advance(n: int, _t: object = task) -> None:
+                        progress.advance(_t, n)  # type: ignore[arg-type]
+
+                scans.append((name, scan_errors(
+                    stream, fmt=line_format, tz=tz, level=level, window=window, grep=pattern,
+                    on_record=on_record, progress=advance,
+                )))  # fmt: skip
+    if records:
+        return
+    for name, scan in scans:
+        if as_json:
+            print(json.dumps({
+                "source": name, "lines": scan.lines, "bytes": scan.bytes,
+                "format": scan.format, "unparsed": scan.unparsed, "cut": scan.cut,
+                "errors": scan.patterns.records,
+                "patterns": [p.to_json() for p in scan.patterns.top(top)],
+            }))  # fmt: skip
+        else:
+            _render(name, scan, top, tz, compared=window.since is not None)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _render(name: str, scan: ErrorScan, top: int, tz: ZoneInfo, *, compared: bool) -> None:
+    found = scan.patterns.top()
+    head = (f"[bold]{escape(name)}[/]: {scan.lines:,} lines, {scan.patterns.records:,} "
+            f"error records in {len(found):,} patterns")  # fmt: skip
+    if scan.format:
+        head += f" [dim](format: {scan.format})[/]"
+    console.print(head)
+    if not found:
+        console.print("[green]✓[/] no errors")
+    else:
+        table = Table(show_edge=False, pad_edge=False)
+        for col in ("#", "count", "pattern", "category", "first", "last", "trend"):
+            table.add_column(col, overflow="fold")
+        for p in found[:top]:
+            table.add_row(str(p.id), f"{p.count:,}", escape(p.text), p.category.title,
+                          _when(p.first_seen, tz), _when(p.last_seen, tz), _trend(p, compared))  # fmt: skip
+        console.print(table)
+        if len(found) > top:
+            console.print(f"[dim]…and {len(found) - top} more patterns (--top)[/]")
+        seen: list[str] = []
+        for p in found[:top]:
+            c = p.category
+            if c.name != "other" and c.name not in seen:
+                seen.append(c.name)
+                extra = (f" (retry_after up to {format_duration(p.retry_after)})"
+                         if p.retry_after else "")  # fmt: skip
+                console.print(f"[bold]{c.title}[/]{extra}: {c.action}")
+    problems = []
+    if scan.unparsed:
+        problems.append(f"{scan.unparsed:,} lines in no known format (counted as they are)")
+    if scan.cut:
+        problems.append(f"{scan.cut:,} lines over 16 MB cut")
+    for problem in problems:
+        console.print(f"[yellow]![/] {problem}")

@@ -1,0 +1,118 @@
+"""``botwatch logs errors``: a source's error records, grouped into patterns.
+
+Only lines that may be errors are parsed (``LineReader.error_blocks``); the rest are
+counted. With ``--level`` below error, or when every record's pattern is wanted
+(``records``), every line is parsed.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ErrorScan", "Window", "scan_errors"]
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from typing import BinaryIO
+
+from botwatch.logs.formats import Format, detect_share
+from botwatch.logs.parse import LogParser
+from botwatch.logs.patterns import ErrorPatterns
+from botwatch.logs.read import ERROR_NEEDLES, LineReader
+from botwatch.logs.record import LEVELS, LogRecord
+
+
+@dataclass(frozen=True)
+class Window:
+    """Records with ``since <= ts < until`` count; the same span before ``since`` is
+    the previous window (for trends). Records without a time always count."""
+
+    since: float | None = None
+    until: float | None = None
+
+    def where(self, ts: float | None) -> str | None:
+        """``now``, ``previous`` or None (outside)."""
+        if ts is None:
+            return "now"
+        if self.until is not None and ts >= self.until:
+            return None
+        if self.since is None or ts >= self.since:
+            return "now"
+        if self.until is not None and ts >= self.since - (self.until - self.since):
+            return "previous"
+        return None
+
+
+@dataclass
+class ErrorScan:
+    """What one source held."""
+
+    patterns: ErrorPatterns
+    lines: int = 0
+    bytes: int = 0
+    records: int = 0
+    """Records looked at (all of them in a full parse; candidates otherwise)."""
+    unparsed: int = 0
+    cut: int = 0
+    format: str | None = None
+    levels: dict[str, int] = field(default_factory=dict)
+
+
+def scan_errors(
+    stream: BinaryIO,
+    *,
+    fmt: Format | None = None,
+    tz: tzinfo | None = None,
+    level: str = "error",
+    window: Window | None = None,
+    grep: re.Pattern[str] | None = None,
+    on_record: Callable[[LogRecord, int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ErrorScan:
+    """Group the records of ``stream`` at ``level`` or worse into patterns.
+
+    ``on_record(record, pattern_id)`` is called for every record of every level (a
+    full parse), each grouped: the line-by-line check of grouping."""
+    win = window or Window()
+    reader = LineReader(stream, progress=progress)
+    needles: tuple[bytes, ...] = ERROR_NEEDLES
+    if fmt is None:
+        found = detect_share(reader.head())
+        if found is not None:
+            fmt = found[0]
+            # Its own needles only when it is the file's one format: a mixed file's
+            # other lines would slip past them.
+            if found[1] >= 0.9 and fmt.error_needles:
+                needles = fmt.error_needles
+    elif fmt.error_needles:
+        needles = fmt.error_needles
+    parser = LogParser(fmt, tz=tz)
+    patterns = ErrorPatterns(tz=tz)
+    floor = LEVELS.index(level)
+    full = on_record is not None or floor < LEVELS.index("error")
+    out = ErrorScan(patterns)
+    records: Iterator[LogRecord]
+    if full:
+        records = parser.records(reader.lines_of())
+    else:
+        records = (r for first, lines in reader.error_blocks(needles)
+                   for r in parser.records(lines, first))  # fmt: skip
+    for rec in records:
+        out.records += 1
+        if on_record is not None:
+            on_record(rec, patterns.miner.add(rec.message.split("\n", 1)[0]).id)
+            continue
+        wanted = rec.exc_type is not None or (
+            rec.level is not None and LEVELS.index(rec.level) >= floor
+        )
+        if not wanted or (grep is not None and not grep.search(rec.message)):
+            continue
+        where = win.where(rec.ts)
+        if where is None:
+            continue
+        out.levels[rec.level or "unknown"] = out.levels.get(rec.level or "unknown", 0) + 1
+        patterns.add(rec, previous=where == "previous")
+    out.lines, out.bytes, out.cut = reader.lines, reader.bytes, reader.cut
+    out.unparsed = parser.unparsed
+    out.format = parser.fmt.name if parser.fmt is not None else None
+    return out

@@ -1,0 +1,96 @@
+"""Masking the variable parts of a log message before it is grouped into a template.
+
+``1.2.3.4:8080``, ``/var/lib/x``, ``https://api.telegram.org/...``, UUIDs, hex,
+numbers with or without units (``12ms``, ``1.5s``, ``100KB``), quoted values and ids
+like ``user 123456789`` all become ``<*>``, so ``Failed to send to user 123: Forbidden``
+and ``Failed to send to user 456: Forbidden`` are one pattern. Small meaningful codes
+stay: an HTTP or API status after ``status``, ``code``, ``HTTP``, ``error`` (or before
+its reason phrase) keeps ``429`` and ``500`` apart, because they call for different
+actions.
+"""
+
+from __future__ import annotations
+
+__all__ = ["WILDCARD", "mask", "tokens"]
+
+import re
+
+WILDCARD = "<*>"
+
+# Variable parts that have no digit to give them away, or that span spaces, in
+# priority order (a URL before the path inside it). Each is tried only when its cheap
+# trigger is in the message: most messages have none, and a regex pass costs far more
+# than `in`. Everything with a digit (numbers, IPs, UUIDs, hex, versions, durations)
+# is a token with a digit, handled after the split.
+_VARIABLES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("://", re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")),
+    ("@", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    ("/", re.compile(r"(?<![\w/])(?:~|\.{1,2})?/[\w.@%+~-]+(?:/[\w.@%+~-]*)+")),
+    ('"', re.compile(r'(?<!\w)"[^"\n]{0,200}"(?!\w)')),
+    ("'", re.compile(r"(?<!\w)'[^'\n]{0,200}'(?!\w)")),  # not the one in "can't"
+)
+
+# A token with a digit in it is a variable (an id, a count, a duration, a version) —
+# unless it is a status code the context marks as one.
+_HAS_DIGIT = re.compile(r"\d")
+_DIGIT_TOKEN = re.compile(r"(?<!\S)[^\s\d]*\d\S*")  # from token starts only: linear
+_CODE = re.compile(r"^[1-5]\d\d$")
+_CODE_BEFORE = frozenset(
+    {"status", "code", "http", "error", "err", "response", "returned", "got", "statuscode",
+     "status_code", "error_code", "http/1.1", "http/1.0", "http/2"}
+)  # fmt: skip
+_CODE_AFTER = frozenset(
+    {"ok", "bad", "unauthorized", "forbidden", "not", "conflict", "too", "internal",
+     "service", "gateway", "created", "accepted", "no", "moved", "found", "unprocessable",
+     "request"}
+)  # fmt: skip
+_EDGE = ",;:()[]{}<>\"'"
+
+
+def _is_code(word: str, before: str, after: str) -> bool:
+    if not _CODE.match(word):
+        return False
+    b = before.strip(_EDGE + "=").lower()
+    if b in _CODE_BEFORE:
+        return True
+    # "429 Too Many Requests" at the start of a message or after a separator; not
+    # "user 555: Forbidden", where the number is whose, not what.
+    a = after.strip(_EDGE).lower()
+    return a in _CODE_AFTER and (not before or before[-1] in ":-|>]")
+
+
+def tokens(message: str) -> list[str]:
+    """``message`` split into tokens with its variable parts as ``<*>``."""
+    masked = message
+    for trigger, rx in _VARIABLES:
+        if trigger in masked:
+            masked = rx.sub(WILDCARD, masked)
+    # Only tokens with a digit need a look (in C for the rest: most words have none).
+    return _DIGIT_TOKEN.sub(_number, masked).split()
+
+
+def _number(m: re.Match[str]) -> str:
+    w = m.group()
+    if WILDCARD in w:
+        return w  # keeps its shape: "(<*>)", "url=<*>"
+    core = w.strip(_EDGE)
+    if _CODE.match(core):
+        text = m.string
+        before = text[: m.start()].rsplit(None, 1)
+        after = text[m.end() :].split(None, 1)
+        if _is_code(core, before[-1] if before else "", after[0] if after else ""):
+            return w
+    key, eq, value = core.partition("=")
+    if eq and key.lower() in _CODE_BEFORE and _CODE.match(value):
+        return w  # status=404
+    # Keep the punctuation around a number: "(12)" and "12," stay telling.
+    lead = w[: len(w) - len(w.lstrip(_EDGE))]
+    trail = w[len(w.rstrip(_EDGE)) :]
+    if eq and not _HAS_DIGIT.search(key):
+        return f"{lead}{key}={WILDCARD}{trail}"  # "id=42" → "id=<*>"
+    return f"{lead}{WILDCARD}{trail}"
+
+
+def mask(message: str) -> str:
+    """``message`` with its variable parts as ``<*>`` (tokens joined by one space)."""
+    return " ".join(tokens(message))

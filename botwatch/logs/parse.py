@@ -1,0 +1,118 @@
+"""From lines to records: the format detected once per source, continuation lines
+(Python tracebacks, chained ones, Node stacks, indented blocks) joined to the record
+they belong to, lines without a time given their neighbour's, and every line no
+format understands kept as an unparsed record — never an exception.
+"""
+
+from __future__ import annotations
+
+__all__ = ["EXCEPTION_LINE", "LogParser", "is_continuation"]
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
+
+from botwatch.logs.formats import FORMATS, Format, detect, level_in_text, strip_ansi
+from botwatch.logs.record import LogRecord
+
+EXCEPTION_LINE = re.compile(
+    r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|"
+    r"Failure|Fault|Timeout|Conflict|Forbidden|BadRequest|RetryAfter|Unauthorized|"
+    r"InvalidToken|ChatMigrated|TimedOut))(?::\s|:?$)"
+)
+_CONTINUATION_STARTS = (
+    "Traceback (most recent call last)",
+    "During handling of the above exception",
+    "The above exception was the direct cause",
+    "Caused by:",
+)
+
+
+def is_continuation(line: str) -> bool:
+    """Whether ``line`` continues the record before it (traceback, stack, indented)."""
+    if not line:
+        return False
+    if line[0] in " \t":
+        return True
+    return line.startswith(_CONTINUATION_STARTS) or EXCEPTION_LINE.match(line) is not None
+
+
+class LogParser:
+    """Records from lines; ``fmt`` None: detected from the first ``sample`` lines."""
+
+    def __init__(self, fmt: Format | None = None, *, tz: tzinfo | None = None,
+                 sample: int = 200) -> None:  # fmt: skip
+        self.fmt = fmt
+        self.tz = tz or ZoneInfo("UTC")
+        self.sample = sample
+        self.lines = 0
+        self.unparsed = 0
+        """Lines no format understood and that continued nothing."""
+        self.blank = 0
+
+    def records(self, lines: Iterable[str], first_line: int = 1) -> Iterator[LogRecord]:
+        """Parse ``lines`` (without their newlines); records come out as each is
+        complete (a record is complete when the next one starts)."""
+        it = iter(lines)
+        if self.fmt is None:
+            head = []
+            for line in it:
+                head.append(line)
+                if len(head) >= self.sample:
+                    break
+            self.fmt = detect([strip_ansi(x) for x in head if x.strip()][: self.sample])
+            source: Iterable[str] = _chain(head, it)
+        else:
+            source = it
+        pending: LogRecord | None = None
+        last_ts: float | None = None
+        n = first_line - 1
+        for raw in source:
+            n += 1
+            self.lines += 1
+            line = strip_ansi(raw.replace("\x00", "\ufffd") if "\x00" in raw else raw)
+            if not line.strip():
+                self.blank += 1
+                continue
+            if pending is not None and is_continuation(line):
+                pending.extra.append(line)
+                m = EXCEPTION_LINE.match(line)
+                if m:
+                    pending.exc_type = m.group("type")
+                continue
+            rec = self._parse(line)
+            if rec is None:
+                self.unparsed += 1
+                rec = LogRecord(line, level_in_text(line), None, None, parsed=False)
+                m = EXCEPTION_LINE.match(line)
+                if m:
+                    rec.exc_type = m.group("type")
+            rec.line = n
+            if rec.ts is None:
+                rec.ts = last_ts
+            else:
+                last_ts = rec.ts
+            if pending is not None:
+                yield pending
+            pending = rec
+        if pending is not None:
+            yield pending
+
+    def _parse(self, line: str) -> LogRecord | None:
+        if self.fmt is not None:
+            rec = self.fmt.parse(line, self.tz)
+            if rec is not None:
+                return rec
+        # Mixed formats in one source: the others, in their order.
+        for fmt in FORMATS.values():
+            if fmt is not self.fmt:
+                rec = fmt.parse(line, self.tz)
+                if rec is not None:
+                    return rec
+        return None
+
+
+def _chain(head: list[str], rest: Iterator[str]) -> Iterator[str]:
+    yield from head
+    yield from rest

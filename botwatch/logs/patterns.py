@@ -1,0 +1,126 @@
+"""Error patterns: error records grouped by template, with counts, first and last
+seen, examples, a trend, a category and its runbook advice."""
+
+from __future__ import annotations
+
+__all__ = ["ErrorPatterns", "Pattern"]
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botwatch.logs.categories import Category, categorize, retry_after
+from botwatch.logs.record import LogRecord
+from botwatch.logs.templates import Template, TemplateMiner
+
+EXAMPLES = 3
+
+
+@dataclass
+class Pattern:
+    """One error pattern."""
+
+    template: Template
+    exc_type: str | None = None
+    count: int = 0
+    first_seen: float | None = None
+    last_seen: float | None = None
+    first_line: int = 0
+    examples: list[str] = field(default_factory=list)
+    levels: Counter[str] = field(default_factory=Counter)
+    by_hour: list[int] = field(default_factory=lambda: [0] * 24)
+    """Records per hour of the day (the configured time zone)."""
+    previous: int = 0
+    """Records in the window before this one (for the trend)."""
+    retry_after: float | None = None
+    """The largest ``retry_after`` seen (rate limits)."""
+    _category: Category | None = None
+
+    @property
+    def id(self) -> int:
+        """The pattern's number (stable while the miner lives)."""
+        return self.template.id
+
+    @property
+    def text(self) -> str:
+        """The template, with the exception type when a traceback ended in one."""
+        return f"{self.template.text} [{self.exc_type}]" if self.exc_type else self.template.text
+
+    @property
+    def category(self) -> Category:
+        """What kind of error it is."""
+        if self._category is None:
+            self._category = categorize(self.examples[0] if self.examples else "",
+                                        self.template.text, self.exc_type)  # fmt: skip
+        return self._category
+
+    @property
+    def trend(self) -> float | None:
+        """This window's count over the previous window's (None: no previous window)."""
+        return None if not self.previous else self.count / self.previous
+
+    def to_json(self) -> dict[str, Any]:
+        """The pattern for ``--json``."""
+        return {
+            "id": self.id, "template": self.text, "count": self.count,
+            "category": self.category.name, "action": self.category.action,
+            "exception": self.exc_type, "first_seen": self.first_seen,
+            "last_seen": self.last_seen, "first_line": self.first_line,
+            "examples": self.examples, "levels": dict(self.levels),
+            "by_hour": self.by_hour, "previous": self.previous, "trend": self.trend,
+            "retry_after": self.retry_after,
+        }  # fmt: skip
+
+
+class ErrorPatterns:
+    """Error records → patterns; ``add()`` one record at a time."""
+
+    def __init__(self, *, tz: tzinfo | None = None, miner: TemplateMiner | None = None) -> None:
+        self.tz = tz or ZoneInfo("UTC")
+        self.miner = miner or TemplateMiner()
+        self.patterns: dict[tuple[int, str | None], Pattern] = {}
+        self.records = 0
+
+    def add(self, rec: LogRecord, *, previous: bool = False) -> Pattern:
+        """Count ``rec`` in its pattern (``previous``: it is from the window before)."""
+        t = self.miner.add(rec.message.split("\n", 1)[0])
+        key = (t.id, rec.exc_type)
+        p = self.patterns.get(key)
+        if p is None:
+            p = self.patterns[key] = Pattern(t, rec.exc_type, first_line=rec.line)
+        if previous:
+            p.previous += 1
+            return p
+        self.records += 1
+        p.count += 1
+        if rec.level:
+            p.levels[rec.level] += 1
+        if rec.ts is not None:
+            if p.first_seen is None or rec.ts < p.first_seen:
+                p.first_seen = rec.ts
+            if p.last_seen is None or rec.ts > p.last_seen:
+                p.last_seen = rec.ts
+            p.by_hour[datetime.fromtimestamp(rec.ts, self.tz).hour] += 1
+        if len(p.examples) < EXAMPLES:
+            p.examples.append(_example(rec))
+        if "retry" in rec.message.lower():
+            ra = retry_after(rec.message)
+            if ra is not None and (p.retry_after is None or ra > p.retry_after):
+                p.retry_after = ra
+        return p
+
+    def top(self, n: int | None = None) -> list[Pattern]:
+        """Patterns seen in this window, most frequent first."""
+        found = sorted((p for p in self.patterns.values() if p.count),
+                       key=lambda p: (-p.count, p.first_line))  # fmt: skip
+        return found if n is None else found[:n]
+
+
+def _example(rec: LogRecord) -> str:
+    text = rec.message if len(rec.message) <= 500 else rec.message[:500] + "…"
+    if rec.extra:
+        tail = rec.extra[-1].strip()
+        text += f"\n  … {tail[:300]}"
+    return text

@@ -1,0 +1,162 @@
+"""Grouping log messages into templates ("patterns"): a Drain-style prefix tree.
+
+Each message is masked (``botwatch.logs.masking``) and split into tokens. Messages
+with the same number of tokens and the same first tokens share a leaf of a shallow
+tree; in a leaf, a message joins the template it is most similar to (the share of
+positions with the same token) if that share reaches ``similarity``, and the
+template's differing positions become ``<*>``; otherwise it starts a new template.
+A first token that is itself variable goes down a wildcard branch. Exact repeats of a
+masked message skip the tree through a dictionary, which is what keeps the cost per
+line flat as patterns accumulate, and re-feeding the same lines never adds one.
+
+A template keeps its ``id`` for life (its text may still widen), so stored patterns
+stay the same pattern.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_MESSAGE", "Template", "TemplateMiner"]
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from botwatch.logs.masking import WILDCARD, tokens
+
+
+MAX_MESSAGE = 2000
+"""Characters of a message that count for its template (a 10 MB line is not 10 MB of
+pattern)."""
+
+
+@dataclass(eq=False)
+class Template:
+    """One pattern: its tokens (``<*>`` where messages differ) and how many joined."""
+
+    id: int
+    tokens: list[str]
+    count: int = 0
+    example: str = ""
+
+    @property
+    def text(self) -> str:
+        """The template as text: ``Failed to send to user <*>: Forbidden``."""
+        return " ".join(self.tokens)
+
+
+@dataclass
+class _Node:
+    children: dict[str, _Node] = field(default_factory=dict)
+    templates: list[Template] = field(default_factory=list)
+
+
+class TemplateMiner:
+    """Templates from messages; ``add()`` one at a time."""
+
+    def __init__(
+        self, *, depth: int = 3, similarity: float = 0.5, max_children: int = 100,
+        max_cache: int = 200_000,
+    ) -> None:  # fmt: skip
+        self.depth = depth
+        """Tokens (after the length) that pick a leaf."""
+        self.similarity = similarity
+        self.max_children = max_children
+        """Branches per node; past it new tokens share the wildcard branch (so a
+        variable the masks miss cannot grow the tree without bound)."""
+        self.max_cache = max_cache
+        self.templates: list[Template] = []
+        self._root = _Node()
+        self._cache: dict[str, Template] = {}
+
+    def __len__(self) -> int:
+        return len(self.templates)
+
+    def __iter__(self) -> Iterator[Template]:
+        return iter(self.templates)
+
+    def add(self, message: str) -> Template:
+        """The template ``message`` belongs to (created or widened as needed)."""
+        toks = tokens(message[:MAX_MESSAGE])
+        key = " ".join(toks)
+        t = self._cache.get(key)
+        if t is None:
+            t = self._place(toks)
+            if len(self._cache) >= self.max_cache:
+                self._cache.clear()  # bounded memory on endless unique input
+            self._cache[key] = t
+            if not t.example:
+                t.example = message
+        t.count += 1
+        return t
+
+    def match(self, message: str) -> Template | None:
+        """The template ``message`` would join, without changing anything."""
+        toks = tokens(message[:MAX_MESSAGE])
+        cached = self._cache.get(" ".join(toks))
+        if cached is not None:
+            return cached
+        leaf = self._leaf(toks, create=False)
+        if leaf is None:
+            return None
+        best = self._best(leaf, toks)
+        return best
+
+    # ---- the tree -----------------------------------------------------------------
+
+    def _leaf(self, toks: list[str], *, create: bool) -> _Node | None:
+        node = self._root.children.get(str(len(toks)))
+        if node is None:
+            if not create:
+                return None
+            node = self._root.children[str(len(toks))] = _Node()
+        for tok in toks[: self.depth]:
+            key = WILDCARD if _variable(tok) else tok
+            nxt = node.children.get(key)
+            if nxt is None:
+                if not create:
+                    nxt = node.children.get(WILDCARD)
+                    if nxt is None:
+                        return None
+                elif len(node.children) >= self.max_children:
+                    nxt = node.children.setdefault(WILDCARD, _Node())
+                else:
+                    nxt = node.children[key] = _Node()
+            node = nxt
+        return node
+
+    def _best(self, leaf: _Node, toks: list[str]) -> Template | None:
+        best: Template | None = None
+        best_score = -1.0
+        n = len(toks)
+        for t in leaf.templates:
+            same = 0
+            wild = 0
+            for a, b in zip(t.tokens, toks, strict=True):
+                if a == WILDCARD:
+                    wild += 1
+                elif a == b:
+                    same += 1
+            score = same / n if n else 1.0
+            if score > best_score or (score == best_score and best is not None
+                                      and wild > best.tokens.count(WILDCARD)):  # fmt: skip
+                best, best_score = t, score
+        if best is not None and best_score >= self.similarity:
+            return best
+        return None
+
+    def _place(self, toks: list[str]) -> Template:
+        leaf = self._leaf(toks, create=True)
+        assert leaf is not None
+        t = self._best(leaf, toks)
+        if t is None:
+            t = Template(len(self.templates) + 1, list(toks))
+            self.templates.append(t)
+            leaf.templates.append(t)
+            return t
+        for i, (a, b) in enumerate(zip(t.tokens, toks, strict=True)):
+            if a != b and a != WILDCARD:
+                t.tokens[i] = WILDCARD
+        return t
+
+
+def _variable(tok: str) -> bool:
+    return WILDCARD in tok

@@ -1,0 +1,106 @@
+"""``botwatch logs errors``: from a file, a glob or a pipe, as tables or JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def write_log(path: Path, start: datetime, hours: int = 4) -> None:
+    """A bot's log: info lines, three kinds of errors (one with a traceback)."""
+    lines = []
+    t = start
+    for i in range(hours * 60):
+        t += timedelta(minutes=1)
+        ts = t.strftime("%Y-%m-%d %H:%M:%S,000")
+        lines.append(f"{ts} - bot.core - INFO - Update id={1000 + i} is handled. Duration {i % 50} ms")
+        if i % 10 == 0:
+            lines.append(f"{ts} - bot.send - ERROR - Failed to send to user {99000 + i}: "
+                         "Forbidden: bot was blocked by the user")  # fmt: skip
+        if i % 30 == 0:
+            lines.append(f"{ts} - bot.api - ERROR - Flood control exceeded. Retry in {i % 7 + 3} seconds "
+                         "(HTTP error 429: Too Many Requests)")  # fmt: skip
+        if i % 60 == 0:
+            lines += [
+                f"{ts} - bot.core - ERROR - Error while handling update {i}",
+                "Traceback (most recent call last):",
+                '  File "/app/db.py", line 8, in fetch',
+                "    conn = await pool.acquire()",
+                "asyncpg.exceptions.TooManyConnectionsError: sorry, too many clients already",
+            ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_errors_from_a_file_grouped_with_categories(tmp_path: Path, botwatch: Cli) -> None:
+    log = tmp_path / "bot.log"
+    write_log(log, datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+    got = botwatch("logs", "errors", str(log), "--json")
+    assert got.returncode == 0, got.stderr
+    report = json.loads(got.stdout)
+    assert report["format"] == "python" and report["unparsed"] == 0
+    by = {p["category"]: p for p in report["patterns"]}
+    assert set(by) == {"blocked", "rate_limited", "database"}
+    assert by["blocked"]["count"] == 24
+    assert by["blocked"]["template"] == (
+        "Failed to send to user <*>: Forbidden: bot was blocked by the user"
+    )
+    assert by["rate_limited"]["count"] == 8 and by["rate_limited"]["retry_after"] is None
+    db = by["database"]
+    assert db["count"] == 4 and db["exception"] == "asyncpg.exceptions.TooManyConnectionsError"
+    assert db["first_line"] == 2 + 1 + 1  # after the first info, blocked and flood lines
+    assert "TooManyConnectionsError" in db["examples"][0]
+    table = botwatch("logs", "errors", str(log), env={"COLUMNS": "250"})
+    assert "blocked by user / deactivated (403)" in table.stdout
+    assert "mark them inactive" in table.stdout  # the runbook's advice
+
+
+def test_errors_from_a_pipe_like_railway_logs(tmp_path: Path) -> None:
+    log = tmp_path / "bot.log"
+    write_log(log, datetime(2026, 11, 30, 8, 0, tzinfo=UTC), hours=1)
+    with subprocess.Popen(["cat", str(log)], stdout=subprocess.PIPE) as cat:
+        got = subprocess.run([sys.executable, "-m", "botwatch", "logs", "errors", "-", "--json"],
+                             stdin=cat.stdout, capture_output=True, text=True, timeout=60,
+                             env={**os.environ})  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["source"] == "-"
+    assert sum(p["count"] for p in json.loads(got.stdout)["patterns"]) == 6 + 2 + 1
+
+
+def test_a_window_and_its_trend(tmp_path: Path, botwatch: Cli) -> None:
+    log = tmp_path / "bot.log"
+    write_log(log, datetime(2026, 11, 30, 8, 0, tzinfo=UTC), hours=4)
+    got = botwatch("logs", "errors", str(log), "--since", "2026-11-30T10:01:00+00:00",
+                   "--until", "2026-11-30T12:01:00+00:00", "--json")  # fmt: skip
+    by = {p["category"]: p for p in json.loads(got.stdout)["patterns"]}
+    assert by["blocked"]["count"] == 12 and by["blocked"]["previous"] == 12
+    assert by["blocked"]["trend"] == 1.0
+
+
+def test_records_mode_gives_every_record_its_pattern(tmp_path: Path, botwatch: Cli) -> None:
+    log = tmp_path / "bot.log"
+    write_log(log, datetime(2026, 11, 30, 8, 0, tzinfo=UTC), hours=1)
+    got = botwatch("logs", "errors", str(log), "--records")
+    rows = [json.loads(line) for line in got.stdout.splitlines()]
+    assert len(rows) == 60 + 6 + 2 + 1  # every record, tracebacks joined to theirs
+    info = {r["pattern"] for r in rows if r["level"] == "info"}
+    errors = {r["pattern"] for r in rows if r["level"] == "error"}
+    assert len(info) == 1 and len(errors) == 3 and not info & errors
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path, botwatch: Cli) -> None:
+    got = botwatch("logs", "errors", str(tmp_path / "nope.log"))
+    assert got.returncode == 2 and "no such file" in got.stderr
+    got = botwatch("logs", "errors", str(tmp_path / "*.log"))
+    assert got.returncode == 2 and "no file matches" in got.stderr
+    (tmp_path / "a.log").write_text("x\n")
+    got = botwatch("logs", "errors", str(tmp_path / "a.log"), "--since", "yesterday-ish")
+    assert got.returncode == 2 and "give a duration (1h, 7d) or an ISO time" in got.stderr
+    got = botwatch("logs", "errors", str(tmp_path / "a.log"), "--format", "<Date> <Level>")
+    assert got.returncode == 2 and "needs a <Content> field" in got.stderr

@@ -1,0 +1,186 @@
+"""Formats, multi-line records, masking and templates, on lines as bots write them."""
+
+from __future__ import annotations
+
+import io
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from botwatch.errors import ConfigError
+from botwatch.logs.errors import Window, scan_errors
+from botwatch.logs.formats import FORMATS, detect, parse_ts, user_format
+from botwatch.logs.masking import mask
+from botwatch.logs.parse import LogParser
+from botwatch.logs.templates import TemplateMiner
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+
+
+@pytest.mark.parametrize(
+    ("line", "fmt", "level", "message", "logger"),
+    [
+        ("2026-11-30 08:00:01,123 - bot.handlers - ERROR - Failed to send",
+         "python", "error", "Failed to send", "bot.handlers"),
+        ("2026-11-30 08:00:01,123 - WARNING - low disk", "python", "warning", "low disk", None),
+        ("ERROR:aiogram.dispatcher:Cause exception while getting updates.",
+         "python-bare", "error", "Cause exception while getting updates.", "aiogram.dispatcher"),
+        ("[2026-11-30 08:00:01] [WARNING ] discord.gateway: Shard ID None heartbeat blocked "
+         "for more than 10 seconds.", "discord.py", "warning",
+         "Shard ID None heartbeat blocked for more than 10 seconds.", "discord.gateway"),
+        ("\x1b[30;1m[2026-11-30 08:00:01]\x1b[0m \x1b[31m[ERROR   ]\x1b[0m \x1b[35mdiscord.client"
+         "\x1b[0m: Ignoring exception in on_message", "discord.py", "error",
+         "Ignoring exception in on_message", "discord.client"),
+        ("2026-11-30 08:00:01.123 | CRITICAL | bot.main:run:42 - Bot crashed", "loguru",
+         "critical", "Bot crashed", "bot.main:run:42"),
+        ('{"event": "send failed", "level": "error", "timestamp": "2026-11-30T08:00:01Z", '
+         '"logger": "bot"}', "json", "error", "send failed", "bot"),
+        ('{"level":50,"time":1795939201000,"msg":"request failed","name":"api"}', "json",
+         "error", "request failed", "api"),
+        ('{"text": "x\\n", "record": {"message": "boom", "level": {"name": "ERROR"}, '
+         '"time": {"timestamp": 1795939201.5}, "name": "bot"}}', "json", "error", "boom", "bot"),
+        ('ts=2026-11-30T08:00:01Z level=warn msg="slow reply" took=1.2s', "logfmt",
+         "warning", "slow reply", None),
+        ("Nov 30 08:00:01 host mybot[123]: ERROR could not reach Telegram", "syslog",
+         "error", "ERROR could not reach Telegram", "mybot"),
+    ],
+)  # fmt: skip
+def test_each_format_reads_its_lines(
+    line: str, fmt: str, level: str, message: str, logger: str | None
+) -> None:
+    (rec,) = LogParser(FORMATS[fmt]).records([line])
+    assert (rec.level, rec.message, rec.logger, rec.parsed) == (level, message, logger, True)
+    assert (rec.ts is not None) == (fmt != "python-bare")  # the bare default has no time
+
+
+def test_detection_picks_the_format_most_lines_are_in() -> None:
+    lines = [f"2026-11-30 08:00:0{i},000 - bot - INFO - hello {i}" for i in range(5)]
+    assert detect(lines) is FORMATS["python"]
+    assert detect(["ERROR:bot:x", "INFO:bot:y"]) is FORMATS["python-bare"]
+
+
+def test_timestamps_with_and_without_zones() -> None:
+    assert parse_ts("2026-11-30T01:00:00Z") == parse_ts("2026-11-30 08:00:00", JAKARTA)
+    assert parse_ts("2026-11-30 08:00:00,250 +0700") == parse_ts("2026-11-30T01:00:00.25Z")
+    assert parse_ts("1795939201000") == parse_ts(1795939201) == 1795939201.0
+    assert parse_ts("not a time") is None
+
+
+def test_tracebacks_and_continuations_join_their_record() -> None:
+    text = """2026-11-30 08:00:01,000 - bot - ERROR - Update failed
+Traceback (most recent call last):
+  File "/app/bot.py", line 10, in handle
+    await send()
+aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host api.telegram.org:443
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "/app/bot.py", line 12, in handle
+    raise RuntimeError("gave up")
+RuntimeError: gave up
+2026-11-30 08:00:02,000 - bot - INFO - next
+    an indented continuation
+TypeError: Cannot read properties of undefined (reading 'id')
+    at handler (/app/index.js:12:5)
+"""
+    p = LogParser()
+    recs = list(p.records(text.splitlines()))
+    assert [r.line for r in recs] == [1, 13]
+    first, second = recs
+    assert first.exc_type == "RuntimeError" and first.is_error
+    assert first.extra[-1] == "RuntimeError: gave up" and len(first.extra) == 9
+    assert second.level == "info" and second.exc_type == "TypeError"
+    assert p.unparsed == 0 and p.blank == 2
+
+
+def test_lines_without_a_time_get_their_neighbours() -> None:
+    lines = ["2026-11-30 08:00:01,000 - bot - INFO - a", "plain words", "more plain words"]
+    recs = list(LogParser(FORMATS["python"]).records(lines))
+    assert [r.parsed for r in recs] == [True, False, False]
+    assert recs[1].ts == recs[2].ts == recs[0].ts
+
+
+@pytest.mark.parametrize(
+    ("spec", "line", "level", "message", "logger"),
+    [
+        ("<Date> <Time> <Level> <Component>: <Content>",
+         "2026-11-30 08:00:01 ERROR bot.core: Failed to x", "error", "Failed to x", "bot.core"),
+        (r"(?P<ts>\S+) \[(?P<level>\w+)\] (?P<message>.*)",
+         "2026-11-30T08:00:01Z [warn] disk low", "warning", "disk low", None),
+    ],
+)  # fmt: skip
+def test_user_formats(spec: str, line: str, level: str, message: str, logger: str | None) -> None:
+    rec = user_format(spec).parse(line)
+    assert rec is not None and (rec.level, rec.message, rec.logger) == (level, message, logger)
+    assert rec.ts is not None
+
+
+def test_user_format_errors_are_clear() -> None:
+    with pytest.raises(ConfigError, match="needs a <Content> field"):
+        user_format("<Date> <Level>")
+    with pytest.raises(ConfigError, match="needs a \\(\\?P<message>"):
+        user_format("(?P<level>x)")
+    with pytest.raises(ConfigError, match="not a valid regex"):
+        user_format("(?P<message>[)")
+
+
+@pytest.mark.parametrize(
+    ("message", "masked"),
+    [
+        ("Failed to send to user 123456789: Forbidden: bot was blocked by the user",
+         "Failed to send to user <*>: Forbidden: bot was blocked by the user"),
+        ("HTTP error 429: Too Many Requests", "HTTP error 429: Too Many Requests"),
+        ("HTTP error 500: Internal Server Error", "HTTP error 500: Internal Server Error"),
+        ("status=404 path=/api/v1/users id=5", "status=404 path=<*> id=<*>"),
+        ("GET https://api.telegram.org/bot1:A/getMe took 0.5s", "GET <*> took <*>"),
+        ("conn 10.0.0.1:5432 refused (attempt 3)", "conn <*> refused (attempt <*>)"),
+        ("session 123e4567-e89b-12d3-a456-426614174000 expired", "session <*> expired"),
+        ("can't parse 'hello world' for alice@example.com", "can't parse <*> for <*>"),
+    ],
+)  # fmt: skip
+def test_masking(message: str, masked: str) -> None:
+    assert mask(message) == masked
+
+
+def test_templates_group_variants_and_keep_codes_apart() -> None:
+    m = TemplateMiner()
+    a = m.add("Failed to send to user 1: Forbidden: bot was blocked by the user")
+    b = m.add("Failed to send to user 22: Forbidden: bot was blocked by the user")
+    c = m.add("HTTP error 429: Too Many Requests")
+    d = m.add("HTTP error 500: Internal Server Error")
+    e = m.add("Connection to db1 lost after 3 retries")
+    f = m.add("Connection to db2 lost after 5 retries")
+    assert a is b and c is not d and e is f
+    assert e.text == "Connection to <*> lost after <*> retries"
+    n = len(m)
+    for line in ["Failed to send to user 3: Forbidden: bot was blocked by the user"] * 100:
+        m.add(line)
+    assert len(m) == n  # re-feeding never adds patterns
+    assert a.count == 102
+
+
+def test_garbage_never_crashes_and_is_counted() -> None:
+    good = b"2026-11-30 08:00:01,000 - bot - ERROR - real error 1\n"
+    data = (
+        good * 5
+        + b"\xff\xfe\x00\x01 binary \x00garbage \xc3\x28\n"
+        + b'{"event": "truncated json", "level": "err\n'
+        + b"A" * (10 * 1024 * 1024) + b" ERROR in a 10 MB line\n"
+        + b"9999-12-31 23:59:59,000 - bot - ERROR - far future 1\n"
+        + b"ts=2026-11-30T08:00:01Z level=error msg=\"logfmt in the middle\"\n"
+        + good
+    )  # fmt: skip
+    scan = scan_errors(io.BytesIO(data))
+    assert scan.lines == 11
+    texts = {p.template.text for p in scan.patterns.top()}
+    assert "real error <*>" in texts and "far future <*>" in texts
+    assert "logfmt in the middle" in texts
+    assert scan.patterns.records >= 8
+    assert scan.unparsed >= 1  # the garbage lines, counted, shown as such
+
+
+def test_windows_split_now_from_before() -> None:
+    w = Window(since=100.0, until=200.0)
+    got = [w.where(t) for t in (None, 150.0, 50.0, 0.0, -1.0, 250.0)]
+    assert got == ["now", "now", "previous", "previous", None, None]
