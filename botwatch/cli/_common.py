@@ -6,14 +6,16 @@ __all__ = ["ConfigOption", "console", "err_console", "fail", "load", "open_store
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
-from botwatch.config import DEFAULT_CONFIG, LoadedConfig, load_config
 from botwatch.errors import BotwatchError, ConfigError
-from botwatch.store import Store
+
+if TYPE_CHECKING:
+    from botwatch.config import LoadedConfig
+    from botwatch.store import Store
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -24,7 +26,9 @@ ConfigOption = Annotated[
         "--config", "-c", help="Config file.", envvar="BOTWATCH_CONFIG", show_default=True
     ),
 ]
-DEFAULT_PATH = Path(DEFAULT_CONFIG)
+DEFAULT_PATH = Path("botwatch.yml")
+"""``botwatch.config.DEFAULT_CONFIG`` (not imported here: commands that need no config,
+such as ``botwatch logs``, start faster without the schema)."""
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -42,6 +46,8 @@ def print_issues(headline: str, issues: Iterable[object]) -> None:
 
 def load(path: Path) -> LoadedConfig:
     """Load the config or exit with every problem listed (file:line: key: message)."""
+    from botwatch.config import load_config
+
     try:
         return load_config(path)
     except ConfigError as e:
@@ -53,6 +59,8 @@ def load(path: Path) -> LoadedConfig:
 
 def open_store(loaded: LoadedConfig) -> Store:
     """The config's store, or exit saying why it cannot be opened."""
+    from botwatch.store import Store
+
     try:
         return Store.open(loaded.storage_url)
     except BotwatchError as e:

@@ -37,6 +37,7 @@ from botwatch.errors import ConfigError, ConfigIssue
 from botwatch.logs.record import LogRecord, normalize_level
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_MINUTES: dict[tuple[str, tzinfo], float] = {}
 _UTC = ZoneInfo("UTC")
 
 
@@ -57,7 +58,24 @@ def parse_ts(text: str | float | int | None, tz: tzinfo = _UTC) -> float | None:
     s = text.strip()
     if not s:
         return None
-    if s[0].isdigit() and len(s) >= 10 and s[4] == "-":
+    n = len(s)
+    if 19 <= n <= 26 and s[13] == ":" and s[16] == ":" and (n == 19 or s[19] in ".,"):
+        # "2026-11-30 08:00:01,123", the usual naive stamp: the minute from a cache,
+        # the seconds added (fromisoformat per line costs more than the rest of it).
+        rest = s[17:].replace(",", ".")
+        if rest.replace(".", "", 1).isdigit():
+            key = (s[:16], tz)
+            base = _MINUTES.get(key)
+            if base is None:
+                try:
+                    dt = datetime.fromisoformat(s[:16])
+                except ValueError:
+                    return None
+                if len(_MINUTES) > 10_000:
+                    _MINUTES.clear()
+                base = _MINUTES[key] = dt.replace(tzinfo=tz).timestamp()
+            return base + float(rest)
+    if s[0].isdigit() and n >= 10 and s[4] == "-":
         try:
             dt = datetime.fromisoformat(s.replace(" +", "+").replace(" -", "-"))
         except ValueError:
@@ -128,7 +146,8 @@ class PythonCommon(RegexFormat):
     """``%(asctime)s - %(name)s - %(levelname)s - %(message)s`` (and without the name)."""
 
     name = "python"
-    error_needles = (b" - ERROR - ", b" - CRITICAL - ", b" - FATAL - ", b"Traceback (most")
+    # logging names FATAL "CRITICAL"; a traceback printed on its own still counts.
+    error_needles = (b" - ERROR - ", b" - CRITICAL - ", b"Traceback (most")
     pattern = re.compile(
         rf"(?P<ts>{_TS}) - (?:(?P<logger>[^\s]+) - )?(?P<level>{_LEVEL}) - (?P<message>.*)",
         re.DOTALL,

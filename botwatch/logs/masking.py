@@ -71,6 +71,8 @@ def tokens(message: str) -> list[str]:
 
 def _number(m: re.Match[str]) -> str:
     w = m.group()
+    if w.isdigit() and (len(w) != 3 or w[0] not in "12345"):
+        return WILDCARD  # the usual case, decided at once: a plain number, no code
     if WILDCARD in w:
         return w  # keeps its shape: "(<*>)", "url=<*>"
     core = w.strip(_EDGE)

@@ -50,6 +50,9 @@ class LogParser:
         self.unparsed = 0
         """Lines no format understood and that continued nothing."""
         self.blank = 0
+        self.last_ts: float | None = None
+        """The newest time seen: lines without one get it (across calls, as
+        ``error_blocks`` hands over a source in pieces)."""
 
     def records(self, lines: Iterable[str], first_line: int = 1) -> Iterator[LogRecord]:
         """Parse ``lines`` (without their newlines); records come out as each is
@@ -66,7 +69,6 @@ class LogParser:
         else:
             source = it
         pending: LogRecord | None = None
-        last_ts: float | None = None
         n = first_line - 1
         for raw in source:
             n += 1
@@ -90,9 +92,9 @@ class LogParser:
                     rec.exc_type = m.group("type")
             rec.line = n
             if rec.ts is None:
-                rec.ts = last_ts
+                rec.ts = self.last_ts
             else:
-                last_ts = rec.ts
+                self.last_ts = rec.ts
             if pending is not None:
                 yield pending
             pending = rec

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from botwatch.logs.masking import WILDCARD, tokens
 
-
 MAX_MESSAGE = 2000
 """Characters of a message that count for its template (a 10 MB line is not 10 MB of
 pattern)."""

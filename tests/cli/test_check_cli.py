@@ -142,3 +142,10 @@ def test_check_unknown_bot_and_missing_config(tmp_path: Path) -> None:
     assert r.returncode == 3 and "no bot named nosuch" in r.stderr and "known: a" in r.stderr
     r = botwatch("check", "-c", str(tmp_path / "missing.yml"))
     assert r.returncode == 2 and "no such file; create one with `botwatch init`" in r.stderr
+
+
+def test_the_cli_default_config_path_is_the_config_default() -> None:
+    from botwatch.cli._common import DEFAULT_PATH
+    from botwatch.config import DEFAULT_CONFIG
+
+    assert DEFAULT_PATH == Path(DEFAULT_CONFIG)

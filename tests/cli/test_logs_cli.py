@@ -20,7 +20,9 @@ def write_log(path: Path, start: datetime, hours: int = 4) -> None:
     for i in range(hours * 60):
         t += timedelta(minutes=1)
         ts = t.strftime("%Y-%m-%d %H:%M:%S,000")
-        lines.append(f"{ts} - bot.core - INFO - Update id={1000 + i} is handled. Duration {i % 50} ms")
+        lines.append(
+            f"{ts} - bot.core - INFO - Update id={1000 + i} is handled. Duration {i % 50} ms"
+        )
         if i % 10 == 0:
             lines.append(f"{ts} - bot.send - ERROR - Failed to send to user {99000 + i}: "
                          "Forbidden: bot was blocked by the user")  # fmt: skip
