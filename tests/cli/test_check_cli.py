@@ -148,4 +148,4 @@ def test_the_cli_default_config_path_is_the_config_default() -> None:
     from botwatch.cli._common import DEFAULT_PATH
     from botwatch.config import DEFAULT_CONFIG
 
-    assert DEFAULT_PATH == Path(DEFAULT_CONFIG)
+    assert Path(DEFAULT_CONFIG) == DEFAULT_PATH
