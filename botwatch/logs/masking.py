@@ -33,6 +33,7 @@ _VARIABLES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # A token with a digit in it is a variable (an id, a count, a duration, a version) —
 # unless it is a status code the context marks as one.
 _HAS_DIGIT = re.compile(r"\d")
+_WORD_DIGIT = re.compile(r"[A-Za-z]{2,}\d[,;:.)]?$")
 _DIGIT_TOKEN = re.compile(r"(?<!\S)[^\s\d]*\d\S*")  # from token starts only: linear
 _CODE = re.compile(r"^[1-5]\d\d$")
 _CODE_BEFORE = frozenset(
@@ -73,6 +74,8 @@ def _number(m: re.Match[str]) -> str:
     w = m.group()
     if w.isdigit() and (len(w) != 3 or w[0] not in "12345"):
         return WILDCARD  # the usual case, decided at once: a plain number, no code
+    if _WORD_DIGIT.match(w):
+        return w  # a name with a version digit: SOCKS5, IPv6, utf8, HTTP2
     if WILDCARD in w:
         return w  # keeps its shape: "(<*>)", "url=<*>"
     core = w.strip(_EDGE)

@@ -52,7 +52,7 @@ class TemplateMiner:
     """Templates from messages; ``add()`` one at a time."""
 
     def __init__(
-        self, *, depth: int = 3, similarity: float = 0.5, max_children: int = 100,
+        self, *, depth: int = 2, similarity: float = 0.6, max_children: int = 100,
         max_cache: int = 200_000,
     ) -> None:  # fmt: skip
         self.depth = depth
