@@ -20,6 +20,7 @@ from botwatch.logs.parse import LogParser
 from botwatch.logs.patterns import ErrorPatterns
 from botwatch.logs.read import ERROR_NEEDLES, LineReader
 from botwatch.logs.record import LEVELS, LogRecord
+from botwatch.logs.wrappers import wrapped
 
 
 @dataclass(frozen=True)
@@ -75,21 +76,24 @@ def scan_errors(
     full parse), each grouped: the line-by-line check of grouping."""
     win = window or Window()
     reader = LineReader(stream, progress=progress)
+    floor = LEVELS.index(level)
     needles: tuple[bytes, ...] = ERROR_NEEDLES
-    if fmt is None:
-        found = detect_share(reader.head())
+    head = reader.head()
+    # Docker and journald entries hold a traceback's lines one per entry: only a full
+    # parse (unwrapping each) joins them.
+    full = on_record is not None or floor < LEVELS.index("error") or wrapped(head)
+    if fmt is None and not full:
+        found = detect_share(head)
         if found is not None:
             fmt = found[0]
             # Its own needles only when it is the file's one format: a mixed file's
             # other lines would slip past them.
             if found[1] >= 0.9 and fmt.error_needles:
                 needles = fmt.error_needles
-    elif fmt.error_needles:
+    elif fmt is not None and fmt.error_needles:
         needles = fmt.error_needles
     parser = LogParser(fmt, tz=tz)
     patterns = ErrorPatterns(tz=tz)
-    floor = LEVELS.index(level)
-    full = on_record is not None or floor < LEVELS.index("error")
     out = ErrorScan(patterns)
     records: Iterator[LogRecord]
     if full:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from botwatch.logs.formats import FORMATS, Format, detect, level_in_text, strip_ansi
 from botwatch.logs.record import LogRecord
+from botwatch.logs.wrappers import Unwrapper
 
 EXCEPTION_LINE = re.compile(
     r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|"
@@ -50,6 +51,7 @@ class LogParser:
         self.unparsed = 0
         """Lines no format understood and that continued nothing."""
         self.blank = 0
+        self.unwrapper = Unwrapper()
         self.last_ts: float | None = None
         """The newest time seen: lines without one get it (across calls, as
         ``error_blocks`` hands over a source in pieces)."""
@@ -64,7 +66,9 @@ class LogParser:
                 head.append(line)
                 if len(head) >= self.sample:
                     break
-            self.fmt = detect([strip_ansi(x) for x in head if x.strip()][: self.sample])
+            peek = Unwrapper()
+            inner = [u.line for u in map(peek.unwrap, head) if u is not None]
+            self.fmt = detect([strip_ansi(x) for x in inner if x.strip()][: self.sample])
             source: Iterable[str] = _chain(head, it)
         else:
             source = it
@@ -73,7 +77,10 @@ class LogParser:
         for raw in source:
             n += 1
             self.lines += 1
-            line = strip_ansi(raw.replace("\x00", "\ufffd") if "\x00" in raw else raw)
+            u = self.unwrapper.unwrap(raw.replace("\x00", "\ufffd") if "\x00" in raw else raw)
+            if u is None:
+                continue  # a split Docker line: the rest comes next
+            line = strip_ansi(u.line)
             if not line.strip():
                 self.blank += 1
                 continue
@@ -91,6 +98,13 @@ class LogParser:
                 if m:
                     rec.exc_type = m.group("type")
             rec.line = n
+            if u.ts is not None and rec.ts is None:
+                rec.ts = u.ts
+            if rec.level is None:
+                # The wrapper's level (journald's priority) only when the line names
+                # none: Python's logging writes every level to stderr, which journald
+                # files as info, so the line's own "ERROR" is the truth.
+                rec.level = u.level
             if rec.ts is None:
                 rec.ts = self.last_ts
             else:
