@@ -77,10 +77,15 @@ class LogParser:
         for raw in source:
             n += 1
             self.lines += 1
-            u = self.unwrapper.unwrap(raw.replace("\x00", "\ufffd") if "\x00" in raw else raw)
-            if u is None:
-                continue  # a split Docker line: the rest comes next
-            line = strip_ansi(u.line)
+            if "\x00" in raw:
+                raw = raw.replace("\x00", "\ufffd")
+            u = None
+            if raw[:1] == "{" or (raw[:1].isdigit() and "|" in raw[:12]):
+                u = self.unwrapper.unwrap(raw)  # a runtime's wrapper (the rare case)
+                if u is None:
+                    continue  # a split Docker line: the rest comes next
+                raw = u.line
+            line = strip_ansi(raw)
             if not line.strip():
                 self.blank += 1
                 continue
@@ -98,9 +103,9 @@ class LogParser:
                 if m:
                     rec.exc_type = m.group("type")
             rec.line = n
-            if u.ts is not None and rec.ts is None:
+            if u is not None and u.ts is not None and rec.ts is None:
                 rec.ts = u.ts
-            if rec.level is None:
+            if u is not None and rec.level is None:
                 # The wrapper's level (journald's priority) only when the line names
                 # none: Python's logging writes every level to stderr, which journald
                 # files as info, so the line's own "ERROR" is the truth.
