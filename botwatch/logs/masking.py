@@ -22,7 +22,25 @@ WILDCARD = "<*>"
 # trigger is in the message: most messages have none, and a regex pass costs far more
 # than `in`. Everything with a digit (numbers, IPs, UUIDs, hex, versions, durations)
 # is a token with a digit, handled after the split.
+_DAYS = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
+_MONTHS = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+_MONTH_PROBE = re.compile(r"[JFMASOND][a-z]{2}[a-z]* {1,2}\d")
+_UNIT = r"(?:[KMGTP]i?B|bytes?|ms|s|secs?|seconds?|min|%)"
 _VARIABLES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # A size restated in other units ("451 bytes (0.44 KB) sent") or a bound on a
+    # duration ("lifetime <1 sec"): variable-length values, kept to one token or none,
+    # so lines that have them and lines that do not stay one pattern.
+    ("(", re.compile(rf"(\d[\d.,]*\s?{_UNIT}) \(\d[\d.,]*\s?{_UNIT}\)")),
+    ("<", re.compile(rf"<\s?\d[\d.]*\s?{_UNIT}(?!\w)")),
+    # A date written out inside a message ("at Sun Jul 24 02:38:21 2005"): its words
+    # have no digit but are as variable as the rest of it.
+    (
+        ":",
+        re.compile(
+            rf"\b(?:{_DAYS},?\s+)?{_MONTHS}\s+\d{{1,2}},?\s+(?:\d{{4}}\s+)?"
+            rf"\d{{1,2}}:\d{{2}}(?::\d{{2}})?(?:\s+\d{{4}})?\b"
+        ),
+    ),
     ("://", re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")),
     ("@", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
     ("/", re.compile(r"(?<![\w/])(?:~|\.{1,2})?/[\w.@%+~-]+(?:/[\w.@%+~-]*)+")),
@@ -33,6 +51,7 @@ _VARIABLES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # A token with a digit in it is a variable (an id, a count, a duration, a version) —
 # unless it is a status code the context marks as one.
 _HAS_DIGIT = re.compile(r"\d")
+_EMPTY = {"()": f"({WILDCARD})", "[]": f"[{WILDCARD}]", "(),": f"({WILDCARD}),"}
 _WORD_DIGIT = re.compile(r"[A-Za-z]{2,}\d[,;:.)]?$")
 _DIGIT_TOKEN = re.compile(r"(?<!\S)[^\s\d]*\d\S*")  # from token starts only: linear
 _CODE = re.compile(r"^[1-5]\d\d$")
@@ -65,9 +84,17 @@ def tokens(message: str) -> list[str]:
     masked = message
     for trigger, rx in _VARIABLES:
         if trigger in masked:
-            masked = rx.sub(WILDCARD, masked)
+            if trigger == ":" and not _MONTH_PROBE.search(masked):
+                continue  # no month name followed by a day: no written-out date
+            masked = rx.sub(r"\1" if trigger == "(" else WILDCARD, masked)
     # Only tokens with a digit need a look (in C for the rest: most words have none).
-    return _DIGIT_TOKEN.sub(_number, masked).split()
+    out = _DIGIT_TOKEN.sub(_number, masked).split()
+    if "()" in masked or "= " in masked or masked.endswith("="):
+        # An empty value is still a value: "()" and "logname=" hold what "(host)" and
+        # "logname=root" hold elsewhere.
+        out = [_EMPTY.get(w) or (w + WILDCARD if w.endswith("=") and len(w) > 1 else w)
+               for w in out]  # fmt: skip
+    return out
 
 
 def _number(m: re.Match[str]) -> str:

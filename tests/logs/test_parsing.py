@@ -137,6 +137,11 @@ def test_user_format_errors_are_clear() -> None:
         ("conn 10.0.0.1:5432 refused (attempt 3)", "conn <*> refused (attempt <*>)"),
         ("session 123e4567-e89b-12d3-a456-426614174000 expired", "session <*> expired"),
         ("can't parse 'hello world' for alice@example.com", "can't parse <*> for <*>"),
+        ("connection from 1.2.3.4 () at Fri Jun 17 07:07:00 2005",
+         "connection from <*> (<*>) at <*>"),
+        ("auth failure; logname= uid=0 ruser= rhost=h", "auth failure; logname=<*> uid=<*> ruser=<*> rhost=h"),
+        ("451 bytes (0.44 KB) sent, lifetime <1 sec", "<*> bytes sent, lifetime <*>"),
+        ("open through proxy p:5070 SOCKS5", "open through proxy <*> SOCKS5"),
     ],
 )  # fmt: skip
 def test_masking(message: str, masked: str) -> None:

@@ -1,0 +1,40 @@
+"""Grouping accuracy on real logs from many systems (benchmarks/logeval: loghub 2k
+samples with corrected labels), the same miner settings for every system."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from botwatch.logs.templates import TemplateMiner
+
+DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "logeval" / "data"
+
+
+def grouping_accuracy(truth: list[str], predicted: list[int]) -> float:
+    """Lines in predicted groups that hold exactly the lines of one true group."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, p in enumerate(predicted):
+        groups[p].append(i)
+    true_groups: dict[str, set[int]] = defaultdict(set)
+    for i, t in enumerate(truth):
+        true_groups[t].add(i)
+    right = 0
+    for lines in groups.values():
+        events = {truth[i] for i in lines}
+        if len(events) == 1 and true_groups[events.pop()] == set(lines):
+            right += len(lines)
+    return right / len(truth)
+
+
+def test_average_grouping_accuracy_over_real_systems_is_at_least_0_9() -> None:
+    scores = {}
+    for path in sorted(DATA.glob("*.tsv")):
+        lines = path.read_text(encoding="utf-8").splitlines()[1:]
+        rows = [line.split("\t", 1) for line in lines]
+        miner = TemplateMiner()
+        found = [miner.add(content) for _, content in rows]
+        scores[path.stem] = grouping_accuracy([e for e, _ in rows], [t.id for t in found])
+    assert len(scores) >= 10
+    average = sum(scores.values()) / len(scores)
+    assert average >= 0.90, scores
