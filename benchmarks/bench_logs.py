@@ -33,12 +33,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 INFO = (
-    "Update id={a} is handled. Duration {b} ms by bot id=5723194461 in chat -100{a}",
-    "API response time: {b}ms for sendMessage to chat {a} (payload 512 bytes, retries 0)",
-    "User {a} started the bot with deep link ref_{b}; language en, timezone Asia/Jakarta",
-    "Command: /price from user {a} in chat {a}: BTC/USDT answered from cache in {b} ms",
-    "Notifications sent: {b} success, {c} failed; next run scheduled at 14:00 Asia/Jakarta",
-    "Processing message {a} in chat {a} from user {b}: text of 48 characters, no entities",
+    "Update id={a} is handled. Duration {b} ms by bot id=5723194461",
+    "API response time: {b}ms for sendMessage to chat {a}",
+    "User {a} started the bot with deep link ref_{b}",
+    "Command: /price from user {a}: answered in {b} ms",
+    "Notifications sent: {b} success, {c} failed",
+    "Processing message {a} in chat {a} from user {b}",
 )
 ERRORS = (
     "Failed to send to user {a}: Forbidden: bot was blocked by the user (chat_id={a})",
