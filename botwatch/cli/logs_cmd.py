@@ -1,9 +1,11 @@
 """``botwatch logs errors FILE|-``: a log's errors grouped into patterns, with their
 category and what the runbooks say to do — ``grep ERROR | sort | uniq -c`` that
-understands timestamps, ids and tracebacks."""
+understands timestamps, ids and tracebacks. ``botwatch logs secrets``: tokens and
+passwords that leaked into logs, redacted."""
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import re
@@ -29,8 +31,11 @@ from botwatch.logs.errors import ErrorScan, Window, scan_errors
 from botwatch.logs.formats import Format, user_format
 from botwatch.logs.patterns import Pattern
 from botwatch.logs.record import LEVELS, LogRecord
+from botwatch.logs.secrets import scan_secrets
 
-logs_app = typer.Typer(help="Read bots' logs: errors grouped into patterns.", no_args_is_help=True)
+logs_app = typer.Typer(
+    help="Read bots' logs: errors grouped into patterns, leaked secrets.", no_args_is_help=True
+)
 app.add_typer(logs_app, name="logs")
 
 PROGRESS_OVER = 20_000_000
@@ -221,3 +226,34 @@ def _render(name: str, scan: ErrorScan, top: int, tz: ZoneInfo, *, compared: boo
         problems.append(f"{scan.cut:,} lines over 16 MB cut")
     for problem in problems:
         console.print(f"[yellow]![/] {problem}")
+
+
+@logs_app.command("secrets")
+def logs_secrets(
+    source: Annotated[str, typer.Argument(help="A log file, a glob, or - for stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Find secrets leaked into logs (bot tokens, API keys, passwords in URLs), shown
+    redacted. Exit 1 when any is found."""
+    found_any = False
+    for name in _sources(source):
+        with _open(name, None) as (stream, _):
+            scan = scan_secrets(stream)
+        found_any = found_any or bool(scan.findings)
+        if as_json:
+            print(json.dumps({"source": name, "lines": scan.lines,
+                              "findings": [dataclasses.asdict(f) for f in scan.findings]}))  # fmt: skip
+            continue
+        if not scan.findings:
+            console.print(f"[green]✓[/] {escape(name)}: no secrets in {scan.lines:,} lines")
+            continue
+        table = Table(show_edge=False, pad_edge=False)
+        for col in ("kind", "value (redacted)", "first line", "times"):
+            table.add_column(col)
+        for f in scan.findings:
+            table.add_row(f.kind, escape(f.redacted), str(f.first_line), str(f.count))
+        console.print(f"[red]✗[/] [bold]{escape(name)}[/]: {len(scan.findings)} secret(s) "
+                      "leaked; rotate them and stop logging them")  # fmt: skip
+        console.print(table)
+    if found_any:
+        raise typer.Exit(1)

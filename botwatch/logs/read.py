@@ -63,7 +63,7 @@ class LineReader:
             self._head = self.stream.read(BLOCK)
         return [decode(r) for r in self._head.split(b"\n", n)[:n]]
 
-    def _blocks(self) -> Iterator[bytes]:
+    def blocks(self) -> Iterator[bytes]:
         """Blocks that end at a line end (the last one may not)."""
         rest = b""
         while True:
@@ -93,7 +93,7 @@ class LineReader:
 
     def lines_of(self) -> Iterator[str]:
         """Every line, decoded, without its newline."""
-        for block in self._blocks():
+        for block in self.blocks():
             parts = block.split(b"\n")
             if parts and parts[-1] == b"":
                 parts.pop()
@@ -110,7 +110,7 @@ class LineReader:
         # A record reaching the end of a block may go on in the next (a traceback
         # split by the block boundary): it is held until the next block says.
         carry: tuple[int, list[bytes]] | None = None
-        for block in self._blocks():
+        for block in self.blocks():
             size = len(block)
             pos = 0
             if carry is not None:

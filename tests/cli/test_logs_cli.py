@@ -10,7 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 Cli = Callable[..., subprocess.CompletedProcess[str]]
+TOKEN = "5723194461:AAHk9dX2pQ_vB7yZ3mN8rT1sU4wE6fG0hJ2"
 
 
 def write_log(path: Path, start: datetime, hours: int = 4) -> None:
@@ -106,3 +109,24 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, botwatch: Cli) -> None:
     assert got.returncode == 2 and "give a duration (1h, 7d) or an ISO time" in got.stderr
     got = botwatch("logs", "errors", str(tmp_path / "a.log"), "--format", "<Date> <Level>")
     assert got.returncode == 2 and "needs a <Content> field" in got.stderr
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_the_command_exits_1_and_prints_nothing_usable(
+    tmp_path: Path, botwatch: Cli, as_json: bool
+) -> None:
+    log = tmp_path / "bot.log"
+    log.write_text(
+        f"INFO starting with {TOKEN}\nINFO db {'postgresql://bot:hunter2secret@db.internal:5432'}/x\n"
+    )
+    got = botwatch("logs", "secrets", str(log), *(["--json"] if as_json else []))
+    assert got.returncode == 1, got.stderr
+    assert "hk9dX2pQ" not in got.stdout and "hunter2secret" not in got.stdout
+    if as_json:
+        kinds = [f["kind"] for f in json.loads(got.stdout)["findings"]]
+        assert kinds == ["telegram_token", "password_in_url"]
+    else:
+        assert "2 secret(s) leaked" in got.stdout
+    (tmp_path / "clean.log").write_text("INFO all good\n")
+    clean = botwatch("logs", "secrets", str(tmp_path / "clean.log"))
+    assert clean.returncode == 0 and "no secrets in 1 lines" in clean.stdout
