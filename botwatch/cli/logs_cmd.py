@@ -8,9 +8,11 @@ from __future__ import annotations
 import dataclasses
 import glob
 import json
+import os
 import re
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,8 +30,11 @@ from botwatch.cli._common import console, err_console, fail
 from botwatch.config.units import format_duration, parse_duration
 from botwatch.errors import ConfigError
 from botwatch.logs.errors import ErrorScan, Window, scan_errors
+from botwatch.logs.follow import Follower, Position
 from botwatch.logs.formats import Format, user_format
+from botwatch.logs.parse import LogParser
 from botwatch.logs.patterns import Pattern
+from botwatch.logs.read import LineReader, decode
 from botwatch.logs.record import LEVELS, LogRecord
 from botwatch.logs.secrets import scan_secrets
 
@@ -257,3 +262,89 @@ def logs_secrets(
         console.print(table)
     if found_any:
         raise typer.Exit(1)
+
+
+_LEVEL_STYLE = {"debug": "dim", "info": "", "warning": "yellow", "error": "red",
+                "critical": "bold red"}  # fmt: skip
+
+
+def _show(rec: LogRecord, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"line": rec.line, "ts": rec.ts, "level": rec.level,
+                          "logger": rec.logger, "message": rec.message,
+                          "extra": rec.extra, "exception": rec.exc_type}), flush=True)  # fmt: skip
+        return
+    style = _LEVEL_STYLE.get(rec.level or "", "")
+    when = datetime.fromtimestamp(rec.ts).strftime("%m-%d %H:%M:%S ") if rec.ts else ""
+    head = f"{when}{(rec.level or '-').upper():<8} {rec.message}"
+    console.print(f"[{style}]{escape(head)}[/]" if style else escape(head), soft_wrap=True)
+    for extra in rec.extra:
+        console.print(f"  {escape(extra)}" if not extra.startswith((" ", "\t")) else escape(extra),
+                      soft_wrap=True, style="dim")  # fmt: skip
+
+
+@logs_app.command("tail")
+def logs_tail(
+    source: Annotated[str, typer.Argument(help="A log file.")],
+    lines: Annotated[int, typer.Option("-n", "--lines", help="Records shown first.")] = 10,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Keep showing new records (through rotation and truncation) until Ctrl-C.",
+        ),
+    ] = False,
+    level: Annotated[str, typer.Option("--level", help="Lowest level shown.")] = "debug",
+    grep: Annotated[str | None, typer.Option("--grep", help="Only messages matching.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between looks.")] = 0.25,
+) -> None:
+    """The last records of a log, parsed (levels, tracebacks joined); -f to follow."""
+    if level not in LEVELS:
+        fail(f"--level must be one of {', '.join(LEVELS)}, not {level!r}")
+    try:
+        pattern = re.compile(grep) if grep else None
+    except re.error as e:
+        fail(f"--grep: not a valid regex: {e}")
+    names = _sources(source) if source != "-" else []
+    if len(names) != 1:
+        fail("tail takes one log file (`botwatch logs errors -` reads a pipe)")
+    name = names[0]
+    floor = LEVELS.index(level)
+
+    def wanted(rec: LogRecord) -> bool:
+        if rec.level is not None and LEVELS.index(rec.level) < floor and rec.exc_type is None:
+            return False
+        return pattern is None or bool(pattern.search(rec.message))
+
+    parser = LogParser()
+    last: deque[LogRecord] = deque(maxlen=max(lines, 0))
+    with open(name, "rb") as stream:
+        reader = LineReader(stream)
+        for rec in parser.records(reader.lines_of()):
+            if wanted(rec):
+                last.append(rec)
+        size = stream.tell()
+        inode = os.fstat(stream.fileno()).st_ino
+    for rec in last:
+        _show(rec, as_json)
+    if not follow:
+        return
+    follower = Follower(name, position=Position(inode, size))
+    first_line = reader.lines + 1
+    try:
+        while True:
+            new = [decode(raw) for raw in follower.poll()]
+            if new:
+                # Records end when the next one starts; in follow mode each is shown as
+                # soon as its first lines are in (a traceback follows in one poll).
+                for rec in parser.records(new, first_line):
+                    if wanted(rec):
+                        _show(rec, as_json)
+                first_line += len(new)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        follower.close()

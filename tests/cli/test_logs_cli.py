@@ -130,3 +130,37 @@ def test_the_command_exits_1_and_prints_nothing_usable(
     (tmp_path / "clean.log").write_text("INFO all good\n")
     clean = botwatch("logs", "secrets", str(tmp_path / "clean.log"))
     assert clean.returncode == 0 and "no secrets in 1 lines" in clean.stdout
+
+
+def test_tail_shows_the_last_records_and_follows_through_rotation(tmp_path: Path) -> None:
+    import time as _time
+
+    log = tmp_path / "bot.log"
+    log.write_text("".join(f"2026-11-30 08:00:{i:02d},000 - bot - INFO - line {i}\n"
+                           for i in range(20)))  # fmt: skip
+    last = subprocess.run([sys.executable, "-m", "botwatch", "logs", "tail", str(log), "-n", "3",
+                           "--json"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert [json.loads(x)["message"] for x in last.stdout.splitlines()] == [
+        "line 17", "line 18", "line 19",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "botwatch", "logs", "tail", str(log), "-n", "0", "-f", "--json",
+         "--level", "warning", "--interval", "0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _time.sleep(1.5)  # started and watching
+        with log.open("a") as f:
+            f.write("2026-11-30 08:01:00,000 - bot - INFO - quiet\n")
+            f.write("2026-11-30 08:01:01,000 - bot - ERROR - before rotation\n")
+        _time.sleep(0.5)
+        log.rename(tmp_path / "bot.log.1")
+        log.write_text("2026-11-30 08:01:02,000 - bot - ERROR - after rotation\nTraceback (most "
+                       "recent call last):\nValueError: x\n")  # fmt: skip
+        _time.sleep(1.5)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    shown = [json.loads(x) for x in out.splitlines()]
+    assert [r["message"] for r in shown] == ["before rotation", "after rotation"], err
+    assert shown[1]["exception"] == "ValueError"
