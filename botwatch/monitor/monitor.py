@@ -23,6 +23,7 @@ from botwatch.actions.remediate import Remediator
 from botwatch.clock import Clock, SystemClock
 from botwatch.config import LoadedConfig
 from botwatch.errors import StoreError
+from botwatch.logs.tailer import LogTailer
 from botwatch.monitor.alerting import AlertLoop
 from botwatch.monitor.sampling import SamplerLoop
 from botwatch.monitor.scheduler import ProbeScheduler
@@ -45,6 +46,10 @@ STORE_LINGER = 0.5
 """How long the store's writer lets a batch grow (seconds). Fewer, larger transactions
 cost far less CPU; a crash loses at most this much of the newest samples."""
 RESULT_EVERY = 300.0
+LOGS_EVERY = 1.0
+"""How often the bots' log files are looked at (seconds)."""
+LOG_POSITIONS_EVERY = 10.0
+"""How often how far each log file was read is saved (a crash re-reads at most this)."""
 CONTROL_EVERY = 0.5
 """How often the monitor looks for actions asked of it (``botwatch restart BOT``)."""
 """Seconds between stored result rows of a check whose status has not changed."""
@@ -97,6 +102,11 @@ class Monitor:
             loaded, self.supervisor, self.ctx, clock=self.clock, on_event=self._action_event,
             emit=self._emit,
         )  # fmt: skip
+        self.logs = LogTailer(loaded)
+        self._logs_wanted = self.logs.active
+        self._logs_task: asyncio.Task[None] | None = None
+        self._next_logs = 0.0
+        self._next_log_save = 0.0
         self.last_status: dict[tuple[str, str], Status] = {}
         self.latest: dict[tuple[str, str], ProbeResult] = {}
         """The newest result of every check, by (bot, check)."""
@@ -186,6 +196,11 @@ class Monitor:
         self.remediator.tick(self.clock.time())
         if not _busy(self._sampling_task) and self.sampler.due_in() == 0:
             self._sampling_task = asyncio.create_task(self._sample(), name="botwatch-sampler")
+        if self._logs_wanted:
+            now_mono = self.clock.monotonic()
+            if now_mono >= self._next_logs and not _busy(self._logs_task):
+                self._next_logs = now_mono + LOGS_EVERY
+                self._logs_task = asyncio.create_task(self._read_logs(), name="botwatch-logs")
         self._start_upkeep()
         self._watch_store()
         now = self.clock.monotonic()
@@ -209,6 +224,24 @@ class Monitor:
         if observed:
             self.store.write(samples=observed)
             self.alerting.observe(observed)
+
+    async def _read_logs(self) -> None:
+        """Read what the bots' log files gained; their series to the store and rules."""
+        now = self.clock.time()
+        try:
+            samples = await asyncio.to_thread(self.logs.tick, now)
+        except Exception:
+            log.exception("reading log files failed")
+            return
+        if samples:
+            self.store.write(samples=samples)
+            self.alerting.observe(samples)
+        if now >= self._next_log_save and self.logs.sources:
+            self._next_log_save = now + LOG_POSITIONS_EVERY
+            try:
+                await asyncio.to_thread(self.store.log_positions.save, self.logs.positions(), now)
+            except StoreError as e:
+                log.warning("cannot save log positions (will retry): %s", e)
 
     async def _control(self) -> None:
         """Carry out what ``botwatch start|stop|restart`` asked of this monitor."""
@@ -263,7 +296,7 @@ class Monitor:
 
     async def wait_background(self) -> None:
         """Wait for a running sampling round, rollup/retention and alert save."""
-        for task in (self._sampling_task, self._upkeep_task, self._control_task):
+        for task in (self._sampling_task, self._upkeep_task, self._control_task, self._logs_task):
             if task is not None:
                 await task
         await self.alerting.wait()
@@ -287,6 +320,15 @@ class Monitor:
                     self.store.last_error,
                     self.store.pending,
                 )
+
+    async def restore(self, grace: float = 0.0) -> None:
+        """Pick up where the last run left off: alerts, incidents, notifications (see
+        ``AlertLoop.restore``) and how far each log file was read."""
+        await self.alerting.restore(grace=grace)
+        try:
+            self.logs.saved = await asyncio.to_thread(self.store.log_positions.load)
+        except StoreError as e:
+            log.warning("cannot read log positions (files are read from their end): %s", e)
 
     def restore_grace(self) -> float:
         """How long after a start the first results may take: every check's interval
@@ -316,7 +358,7 @@ class Monitor:
         # wake-ups at most every COALESCE seconds so probes due close together start
         # together: at 10,000 checks every 30 s, per-wake overhead was a large part of
         # the monitor's CPU. Lateness grows by at most COALESCE.
-        await self.alerting.restore(grace=self.restore_grace())
+        await self.restore(grace=self.restore_grace())
         if self.supervisor.bots:
             log.info("starting %d managed bot(s)", len(self.supervisor.bots))
             await self.supervisor.start_all()
@@ -348,6 +390,12 @@ class Monitor:
             timeout=max(p.timeout for p in self.probes) if self.probes else 0
         )
         await self.wait_background()
+        if self.logs.sources:
+            with contextlib.suppress(StoreError):
+                await asyncio.to_thread(
+                    self.store.log_positions.save, self.logs.positions(), self.clock.time()
+                )
+        self.logs.close()
         self.alerting.tick()  # record and save what the last results changed
         await self.alerting.wait()
         await self.alerting.drain()

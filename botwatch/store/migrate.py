@@ -38,7 +38,7 @@ def _config() -> Config:
     return cfg
 
 
-HEAD = "0006"
+HEAD = "0007"
 """The newest revision this version of botwatch knows (the last script in migrations/)."""
 
 

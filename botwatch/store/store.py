@@ -22,6 +22,7 @@ from botwatch.store.control import ControlRepo
 from botwatch.store.engine import Engines, make_engines, normalize_url, store_errors
 from botwatch.store.incidents import IncidentRepo
 from botwatch.store.ingest import Batch
+from botwatch.store.logpos import LogPositionRepo
 from botwatch.store.outbox import OutboxRepo
 from botwatch.store.records import (
     AlertRow,
@@ -77,6 +78,8 @@ class Store:
         """Actions asked of the running monitor (blocking methods)."""
         self.incidents = IncidentRepo(engines)
         """Incidents, their alerts and timelines (blocking methods)."""
+        self.log_positions = LogPositionRepo(engines)
+        """How far each followed log file was read (blocking methods)."""
 
     @classmethod
     def open(

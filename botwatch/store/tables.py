@@ -20,6 +20,7 @@ __all__ = [
     "incident_alerts",
     "incident_events",
     "incidents",
+    "log_positions",
     "meta",
     "metadata",
     "notifications",
@@ -291,6 +292,17 @@ incident_events = Table(
     Column("text", Text, nullable=False),
     Column("data", Json, nullable=False),
     Index(None, "incident_id", "at"),
+)
+
+# How far each followed log file has been read (its inode and the offset after the
+# last whole line), so a restart of the monitor neither re-counts nor skips lines.
+log_positions = Table(
+    "log_positions",
+    metadata,
+    Column("source", String(1000), primary_key=True),
+    Column("inode", BigInteger, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("updated_at", Double, nullable=False),
 )
 
 # Small key/number table for the rollup and retention watermarks.

@@ -1,0 +1,89 @@
+"""botwatch run reads the bots' log files: series for the rules, positions kept."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from botwatch.clock import ManualClock
+from botwatch.config import load_config
+from botwatch.monitor import Monitor
+from botwatch.probes import ProbeContext
+from botwatch.store import Store
+
+
+def line(i: int, level: str, message: str) -> str:
+    return f"2026-11-30 08:{i // 60:02d}:{i % 60:02d},000 - bot - {level} - {message}\n"
+
+
+def latest(store: Store, name: str, **labels: str) -> float | None:
+    rows = store.latest(name)
+    for r in rows:
+        if all(r.labels.get(k) == v for k, v in labels.items()):
+            return r.value
+    return None
+
+
+async def test_log_lines_become_series_and_a_restart_resumes(tmp_path: Path) -> None:
+    log = tmp_path / "bot.log"
+    log.write_text("".join(line(i, "ERROR", f"old failure {i}") for i in range(50)))
+    (tmp_path / "botwatch.yml").write_text("""
+storage: sqlite:///bw.db
+bots:
+  alpha:
+    logs: [bot.log]
+    checks: {disk: {enabled: false}, logs: {enabled: false}}
+    alerts: {ErrorsPerHour: {threshold: 4}}
+alerting: {interval: 1s}
+""")
+    loaded = load_config(tmp_path / "botwatch.yml", env={})
+    clock = ManualClock(start=time.time())
+    store = Store.open(loaded.storage_url, clock=clock)
+    await store.start()
+
+    async def step(m: Monitor, seconds: float = 2.0) -> None:
+        clock.advance(seconds)
+        await m.tick()
+        await m.wait_background()
+        m.alerting.tick()
+        await m.alerting.wait()
+        await store.flush()
+
+    m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+    try:
+        await m.restore()
+        await step(m)
+        assert latest(store, "log_lines_total", bot="alpha", level="error") == 0  # history
+        with log.open("a") as f:
+            for i in range(3):
+                f.write(line(100 + i, "INFO", f"Update id={i} is handled. Duration 5 ms"))
+            f.write(line(110, "ERROR", "HTTP error 429: Too Many Requests: retry after 5"))
+            f.write(line(111, "ERROR", "Failed to send to user 1: Forbidden"))
+        await step(m)
+        assert latest(store, "log_lines_total", bot="alpha", level="error") == 2
+        assert latest(store, "log_lines_total", bot="alpha", level="info") == 3
+        assert latest(store, "log_rate_limit_events_total", bot="alpha") == 1
+        assert latest(store, "log_error_ratio", bot="alpha") == 2 / 3  # errors / requests
+        await step(m, 10)  # positions saved
+    finally:
+        await m.close()
+
+    # A restart: the five new lines are not counted again; new ones are.
+    with log.open("a") as f:
+        for i in range(3):
+            f.write(line(200 + i, "ERROR", f"Database connection failed: attempt {i}"))
+    again = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+    try:
+        await again.restore()
+        await step(again)
+        assert latest(store, "log_lines_total", bot="alpha", level="error") == 3
+        with log.open("a") as f:
+            for i in range(3):
+                f.write(line(300 + i, "ERROR", f"Database connection failed: attempt {i}"))
+        for _ in range(3):
+            await step(again)
+        firing = [a.rule for a in again.alerting.alerts() if a.state.value == "firing"]
+        assert "ErrorsPerHour" in firing  # 6 errors since the restart > 4 in an hour
+    finally:
+        await again.close()
+        await store.close()
