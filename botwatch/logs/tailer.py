@@ -58,8 +58,9 @@ class _Source:
 class _BotStats:
     levels: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
-    recent: deque[tuple[float, bool, bool]] = field(default_factory=deque)
-    """(when, error, request) of the records in the ratio window."""
+    recent: deque[list[float]] = field(default_factory=deque)
+    """[second, errors, requests, records] per second of the ratio window: memory
+    bounded by the window, not by how much the bot logs."""
 
 
 class LogTailer:
@@ -117,6 +118,10 @@ class LogTailer:
                 continue
             self.lines += len(raw)
             stats = self.stats[src.bot]
+            second = float(int(now))
+            if not stats.recent or stats.recent[-1][0] != second:
+                stats.recent.append([second, 0.0, 0.0, 0.0])
+            bucket = stats.recent[-1]
             for rec in src.parser.records([decode(r) for r in raw]):
                 level = rec.level or "unknown"
                 stats.levels[level] += 1
@@ -124,7 +129,9 @@ class LogTailer:
                 text = rec.message
                 if (error or level == "warning") and _RATE_LIMIT.search(text):
                     stats.rate_limited += 1
-                stats.recent.append((now, error, bool(_REQUEST.search(text))))
+                bucket[1] += error
+                bucket[2] += _REQUEST.search(text) is not None
+                bucket[3] += 1
         return self.samples(now)
 
     def samples(self, now: float) -> list[SampleGroup]:
@@ -133,8 +140,8 @@ class LogTailer:
         for bot, stats in self.stats.items():
             while stats.recent and stats.recent[0][0] < now - RATIO_WINDOW:
                 stats.recent.popleft()
-            errors = sum(1 for _, e, _ in stats.recent if e)
-            requests = sum(1 for _, _, r in stats.recent if r) or len(stats.recent)
+            errors = sum(b[1] for b in stats.recent)
+            requests = sum(b[2] for b in stats.recent) or sum(b[3] for b in stats.recent)
             values = {"log_rate_limit_events_total": float(stats.rate_limited)}
             if requests:
                 values["log_error_ratio"] = errors / requests

@@ -48,6 +48,8 @@ cost far less CPU; a crash loses at most this much of the newest samples."""
 RESULT_EVERY = 300.0
 LOGS_EVERY = 1.0
 """How often the bots' log files are looked at (seconds)."""
+LOG_SAMPLES_EVERY = 10.0
+"""How often the log series (counters, error ratio) are written."""
 LOG_POSITIONS_EVERY = 10.0
 """How often how far each log file was read is saved (a crash re-reads at most this)."""
 CONTROL_EVERY = 0.5
@@ -107,6 +109,7 @@ class Monitor:
         self._logs_task: asyncio.Task[None] | None = None
         self._next_logs = 0.0
         self._next_log_save = 0.0
+        self._next_log_sample = 0.0
         self.last_status: dict[tuple[str, str], Status] = {}
         self.latest: dict[tuple[str, str], ProbeResult] = {}
         """The newest result of every check, by (bot, check)."""
@@ -233,7 +236,10 @@ class Monitor:
         except Exception:
             log.exception("reading log files failed")
             return
-        if samples:
+        if samples and now >= self._next_log_sample:
+            # Read every second (a tail), recorded every LOG_SAMPLES_EVERY: counters
+            # over hours need no per-second points.
+            self._next_log_sample = now + LOG_SAMPLES_EVERY
             self.store.write(samples=samples)
             self.alerting.observe(samples)
         if now >= self._next_log_save and self.logs.sources:

@@ -41,7 +41,7 @@ alerting: {interval: 1s}
     store = Store.open(loaded.storage_url, clock=clock)
     await store.start()
 
-    async def step(m: Monitor, seconds: float = 2.0) -> None:
+    async def step(m: Monitor, seconds: float = 11.0) -> None:
         clock.advance(seconds)
         await m.tick()
         await m.wait_background()
@@ -64,7 +64,7 @@ alerting: {interval: 1s}
         assert latest(store, "log_lines_total", bot="alpha", level="info") == 3
         assert latest(store, "log_rate_limit_events_total", bot="alpha") == 1
         assert latest(store, "log_error_ratio", bot="alpha") == 2 / 3  # errors / requests
-        await step(m, 10)  # positions saved
+        await step(m)  # positions saved
     finally:
         await m.close()
 
