@@ -26,7 +26,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from botwatch.cli._app import app
-from botwatch.cli._common import console, err_console, fail
+from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, err_console, fail, load
 from botwatch.config.units import format_duration, parse_duration
 from botwatch.errors import ConfigError
 from botwatch.logs.errors import ErrorScan, Window, scan_errors
@@ -62,9 +62,14 @@ def _time(value: str | None, what: str, tz: ZoneInfo) -> float | None:
     return (dt if dt.tzinfo else dt.replace(tzinfo=tz)).timestamp()
 
 
-def _sources(source: str) -> list[str]:
+def _sources(source: str, config: Path = DEFAULT_PATH) -> list[str]:
+    """``-``, a glob, a file — or a bot of the config (its ``logs:`` files)."""
     if source == "-":
         return ["-"]
+    if not Path(source).exists() and not set("*?[/") & set(source) and config.exists():
+        found = _bot_files(source, config)
+        if found is not None:
+            return found
     if set("*?[") & set(source):
         found = sorted(glob.glob(source))
         if not found:
@@ -75,6 +80,24 @@ def _sources(source: str) -> list[str]:
     if Path(source).is_dir():
         fail(f"{source} is a folder; give a file or a glob such as '{source}/*.log'")
     return [source]
+
+
+def _bot_files(bot: str, config: Path) -> list[str] | None:
+    """The log files of ``bot`` in ``config`` (None: no such bot)."""
+    from botwatch.probes.logfile import file_log_entries
+
+    loaded = load(config)
+    spec = loaded.config.bots.get(bot)
+    if spec is None:
+        return None
+    entries = [str(loaded.resolve(e)) for e in file_log_entries(spec)]
+    if not entries:
+        fail(f"bot {bot!r} has no log files in {config} (add logs: [path] to it)")
+    files = [f for e in entries for f in (sorted(glob.glob(e)) if set("*?[") & set(e) else [e])]
+    present = [f for f in files if Path(f).is_file()]
+    if not present:
+        fail(f"none of {bot}'s log files exist yet: {', '.join(entries)}")
+    return present
 
 
 @contextmanager
@@ -108,7 +131,9 @@ def _when(ts: float | None, tz: ZoneInfo) -> str:
 
 @logs_app.command("errors")
 def logs_errors(
-    source: Annotated[str, typer.Argument(help="A log file, a glob, or - for stdin.")],
+    source: Annotated[
+        str, typer.Argument(help="A bot (its logs: files), a log file, a glob, or - for stdin.")
+    ],
     since: Annotated[str | None, typer.Option("--since", help="1h, 7d or an ISO time.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="1h, 7d or an ISO time.")] = None,
     level: Annotated[str, typer.Option("--level", help="Lowest level shown.")] = "error",
@@ -124,6 +149,7 @@ def logs_errors(
     ] = None,
     tz_name: Annotated[str, typer.Option("--tz", help="Zone of times without one.")] = "UTC",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: ConfigOption = DEFAULT_PATH,
     records: Annotated[
         bool,
         typer.Option(
@@ -149,7 +175,7 @@ def logs_errors(
     except ConfigError as e:
         fail("; ".join(str(i) for i in e.issues))
     window = Window(_time(since, "--since", tz), _time(until, "--until", tz))
-    names = _sources(source)
+    names = _sources(source, config)
     show_progress = (not records and err_console.is_terminal and any(
         n != "-" and Path(n).stat().st_size > PROGRESS_OVER for n in names))  # fmt: skip
     scans: list[tuple[str, ErrorScan]] = []

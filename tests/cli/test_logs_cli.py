@@ -164,3 +164,17 @@ def test_tail_shows_the_last_records_and_follows_through_rotation(tmp_path: Path
     shown = [json.loads(x) for x in out.splitlines()]
     assert [r["message"] for r in shown] == ["before rotation", "after rotation"], err
     assert shown[1]["exception"] == "ValueError"
+
+
+def test_a_bot_name_reads_its_log_files_from_the_config(tmp_path: Path, botwatch: Cli) -> None:
+    (tmp_path / "logs").mkdir()
+    write_log(tmp_path / "logs" / "alpha.log", datetime(2026, 11, 30, 8, 0, tzinfo=UTC), hours=1)
+    (tmp_path / "botwatch.yml").write_text(
+        "storage: sqlite:///bw.db\nbots:\n  alpha: {logs: ['logs/*.log']}\n  beta: {}\n"
+    )
+    got = botwatch("logs", "errors", "alpha", "--json", cwd=tmp_path)
+    assert got.returncode == 0, got.stderr
+    report = json.loads(got.stdout)
+    assert report["source"].endswith("alpha.log") and report["errors"] == 6 + 2 + 1
+    none = botwatch("logs", "errors", "beta", cwd=tmp_path)
+    assert none.returncode == 2 and "has no log files" in none.stderr
