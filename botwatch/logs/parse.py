@@ -8,35 +8,14 @@ from __future__ import annotations
 
 __all__ = ["EXCEPTION_LINE", "LogParser", "is_continuation"]
 
-import re
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 from zoneinfo import ZoneInfo
 
+from botwatch.logs.continuation import EXCEPTION_LINE, is_continuation
 from botwatch.logs.formats import FORMATS, Format, detect, level_in_text, strip_ansi
 from botwatch.logs.record import LogRecord
 from botwatch.logs.wrappers import Unwrapper
-
-EXCEPTION_LINE = re.compile(
-    r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|"
-    r"Failure|Fault|Timeout|Conflict|Forbidden|BadRequest|RetryAfter|Unauthorized|"
-    r"InvalidToken|ChatMigrated|TimedOut))(?::\s|:?$)"
-)
-_CONTINUATION_STARTS = (
-    "Traceback (most recent call last)",
-    "During handling of the above exception",
-    "The above exception was the direct cause",
-    "Caused by:",
-)
-
-
-def is_continuation(line: str) -> bool:
-    """Whether ``line`` continues the record before it (traceback, stack, indented)."""
-    if not line:
-        return False
-    if line[0] in " \t":
-        return True
-    return line.startswith(_CONTINUATION_STARTS) or EXCEPTION_LINE.match(line) is not None
 
 
 class LogParser:

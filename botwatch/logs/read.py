@@ -13,9 +13,10 @@ from __future__ import annotations
 
 __all__ = ["ERROR_NEEDLES", "MAX_LINE", "LineReader", "decode"]
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
+
+from botwatch.logs.continuation import CONTINUATION
 
 MAX_LINE = 16 * 1024 * 1024
 BLOCK = 1 << 20
@@ -28,13 +29,6 @@ ERROR_NEEDLES: tuple[bytes, ...] = (
 )  # fmt: skip
 """What an error line of any format we read contains (the parser then decides).
 ``bytes.find`` for each, rather than one regex of alternatives: several times faster."""
-
-_CONTINUATION = re.compile(
-    rb"[ \t]|Traceback \(most|During handling|The above exception|Caused by:|"
-    rb"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault|"
-    rb"Timeout|Conflict|Forbidden|BadRequest|RetryAfter|Unauthorized|InvalidToken|TimedOut)"
-    rb"(?::\s|:?\r?$)"
-)
 
 
 def decode(raw: bytes) -> str:
@@ -150,7 +144,7 @@ class LineReader:
 def _continued(block: bytes, end: int) -> int:
     """Where the continuation lines after the line ending at ``end`` end."""
     size = len(block)
-    while end + 1 < size and _CONTINUATION.match(block, end + 1):
+    while end + 1 < size and CONTINUATION.match(block, end + 1):
         nxt = block.find(b"\n", end + 1)
         end = size if nxt < 0 else nxt
     return end
