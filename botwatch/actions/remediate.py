@@ -19,7 +19,6 @@ from __future__ import annotations
 __all__ = ["Remediator"]
 
 import asyncio
-import glob
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -208,7 +207,7 @@ class Remediator:
         return f"ran {action.command}"
 
     def _rotate(self, bot: str, keep: int) -> list[tuple[str, int]]:
-        from botwatch.probes.logfile import file_log_entries
+        from botwatch.probes.logfile import log_file_paths
 
         out: list[tuple[str, int]] = []
         managed = self.supervisor.bots.get(bot)
@@ -216,13 +215,9 @@ class Remediator:
             n = managed.child.rotate_output()
             if n:
                 out.append((str(managed.child.output_path), n))
-        for entry in file_log_entries(self.loaded.config.bots[bot]):
-            path = self.loaded.resolve(entry)
-            pattern = str(path)
-            matches = sorted(glob.glob(pattern)) if set("*?[") & set(pattern) else [pattern]
-            for p in map(Path, matches):
-                if p.is_file() and p.stat().st_size > 0:
-                    out.append((str(p), copytruncate(p, keep)))
+        for p in map(Path, log_file_paths(self.loaded, self.loaded.config.bots[bot])):
+            if p.is_file() and p.stat().st_size > 0:
+                out.append((str(p), copytruncate(p, keep)))
         return out
 
     async def _command(

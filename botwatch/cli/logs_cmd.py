@@ -84,19 +84,17 @@ def _sources(source: str, config: Path = DEFAULT_PATH) -> list[str]:
 
 def _bot_files(bot: str, config: Path) -> list[str] | None:
     """The log files of ``bot`` in ``config`` (None: no such bot)."""
-    from botwatch.probes.logfile import file_log_entries
+    from botwatch.probes.logfile import file_log_entries, log_file_paths
 
     loaded = load(config)
     spec = loaded.config.bots.get(bot)
     if spec is None:
         return None
-    entries = [str(loaded.resolve(e)) for e in file_log_entries(spec)]
-    if not entries:
+    if not file_log_entries(spec):
         fail(f"bot {bot!r} has no log files in {config} (add logs: [path] to it)")
-    files = [f for e in entries for f in (sorted(glob.glob(e)) if set("*?[") & set(e) else [e])]
-    present = [f for f in files if Path(f).is_file()]
+    present = [f for f in log_file_paths(loaded, spec) if Path(f).is_file()]
     if not present:
-        fail(f"none of {bot}'s log files exist yet: {', '.join(entries)}")
+        fail(f"none of {bot}'s log files exist yet: {', '.join(spec.logs)}")
     return present
 
 

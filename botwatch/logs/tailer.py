@@ -20,7 +20,6 @@ from __future__ import annotations
 
 __all__ = ["RATIO_WINDOW", "RESCAN", "LogTailer"]
 
-import glob
 import os
 import re
 from collections import Counter, deque
@@ -43,7 +42,6 @@ _REQUEST = re.compile(
     r"Command: /|[Rr]eceived (?:message|update|command)"
 )
 _RATE_LIMIT = next(c for c in CATEGORIES if c.name == "rate_limited").pattern
-_GLOB = set("*?[")
 
 
 @dataclass
@@ -84,19 +82,15 @@ class LogTailer:
     @property
     def active(self) -> bool:
         """Whether any bot has log files to follow."""
-        return any(self._entries())
-
-    def _entries(self) -> list[tuple[str, str]]:
         from botwatch.probes.logfile import file_log_entries
 
-        return [(bot, str(self.loaded.resolve(e)))
-                for bot, spec in self.loaded.config.bots.items()
-                for e in file_log_entries(spec)]  # fmt: skip
+        return any(file_log_entries(spec) for spec in self.loaded.config.bots.values())
 
     def _scan(self) -> None:
-        for bot, pattern in self._entries():
-            paths = sorted(glob.glob(pattern)) if _GLOB & set(pattern) else [pattern]
-            for path in paths:
+        from botwatch.probes.logfile import log_file_paths
+
+        for bot, spec in self.loaded.config.bots.items():
+            for path in log_file_paths(self.loaded, spec):
                 if path in self.sources:
                     continue
                 saved = self.saved.get(path)

@@ -19,7 +19,7 @@ Only file entries of ``logs`` are checked (globs allowed: the newest match count
 
 from __future__ import annotations
 
-__all__ = ["LogfileProbe", "file_log_entries"]
+__all__ = ["LogfileProbe", "file_log_entries", "log_file_paths"]
 
 import glob
 import os
@@ -41,6 +41,16 @@ _BLOCK = 64 * 1024
 def file_log_entries(spec: BotConfig) -> list[str]:
     """The ``logs`` entries that are file paths or globs (not commands or services)."""
     return [e for e in spec.logs if not e.startswith(_NOT_FILES)]
+
+
+def log_file_paths(loaded: LoadedConfig, spec: BotConfig) -> list[str]:
+    """The files a bot's ``logs`` name, resolved: globs expanded (to what exists now),
+    plain paths kept whether or not they exist yet."""
+    out: list[str] = []
+    for entry in file_log_entries(spec):
+        path = str(loaded.resolve(entry))
+        out += sorted(glob.glob(path)) if _GLOB & set(path) else [path]
+    return out
 
 
 def find_from_end(f: BinaryIO, needle: bytes, size: int, limit: int) -> bool:
