@@ -10,7 +10,7 @@ says the bot runs. Managed children (``run:``) are the supervisor's, not here.
 
 from __future__ import annotations
 
-__all__ = ["CONTROLLERS", "Controller", "controller_for", "register"]
+__all__ = ["CONTROLLERS", "Controller", "communicate", "controller_for", "register"]
 
 import asyncio
 import json
@@ -84,16 +84,22 @@ class Controller(ABC):
             raise ActionError(f"{self.bot}: {argv[0]} is not installed (or not on PATH)") from None
         except OSError as e:
             raise ActionError(f"{self.bot}: cannot run {argv[0]}: {e.strerror}") from None
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), self.timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise ActionError(
-                f"{self.bot}: {' '.join(argv)} took more than {self.timeout:g}s"
-            ) from None
-        assert proc.returncode is not None
-        return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+        code, out, err = await communicate(proc, self.timeout, f"{self.bot}: {' '.join(argv)}")
+        return code, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+async def communicate(
+    proc: asyncio.subprocess.Process, timeout: float, what: str
+) -> tuple[int, bytes, bytes]:
+    """``proc``'s exit code and output, waiting ``timeout`` seconds at most; past it the
+    process is killed and ``ActionError`` says ``what`` took too long."""
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise ActionError(f"{what} took more than {timeout:g}s") from None
+    return proc.returncode or 0, out or b"", err or b""
 
 
 CONTROLLERS: dict[str, type[Controller]] = {}

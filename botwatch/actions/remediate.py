@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from botwatch.actions.controllers import controller_for
+from botwatch.actions.controllers import communicate, controller_for
 from botwatch.actions.rotate import copytruncate
 from botwatch.actions.supervisor import Supervisor
 from botwatch.actions.verify import verify_healthy
@@ -232,15 +232,8 @@ class Remediator:
             action.command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env=env, cwd=str(self.loaded.base), start_new_session=True,
         )  # fmt: skip
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), action.timeout)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise ActionError(
-                f"{bot}: `{action.command}` took longer than {action.timeout:g}s"
-            ) from None
-        return proc.returncode or 0, out.decode("utf-8", "replace")
+        code, out, _ = await communicate(proc, action.timeout, f"{bot}: `{action.command}`")
+        return code, out.decode("utf-8", "replace")
 
     def _event(self, bot: str, action: str, by: str, why: str, **data: object) -> None:
         message = f"{action} {bot} by {by}: {why}"
