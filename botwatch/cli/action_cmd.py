@@ -68,11 +68,7 @@ def _pick(loaded: LoadedConfig, bots: list[str] | None, all_: bool, labels: list
     if errored:
         assert store is not None
         wanted += sorted(_errored(store))
-    seen: list[str] = []
-    for b in wanted:
-        if b not in seen:
-            seen.append(b)
-    return seen
+    return list(dict.fromkeys(wanted))  # each once, in the order first named
 
 
 def _errored(store: Store) -> set[str]:

@@ -228,7 +228,14 @@ class IncidentTracker:
         values: dict[str, Any] = {}
         rows: list[_Row] = []
         events: list[_Ev] = []
-        alerts: list[IncidentAlert] | None = None
+        cache: list[list[IncidentAlert]] = []
+
+        def incident_alerts() -> list[IncidentAlert]:
+            # Read once, and only when there is something to send.
+            if not cache:
+                cache.append(self.store.incidents.alerts(inc.id))
+            return cache[0]
+
         steps = self.policy.escalation
         level = inc.escalation_level
         escalated = list(inc.escalated_to)
@@ -240,7 +247,7 @@ class IncidentTracker:
                     continue
                 if now < inc.opened_at + step.after:
                     break
-                alerts = alerts if alerts is not None else self.store.incidents.alerts(inc.id)
+                alerts = incident_alerts()
                 note = (f"{inc.priority} incident #{inc.id} on {inc.bot} not acknowledged "
                         f"after {format_duration(step.after)}")  # fmt: skip
                 key = _key("incident", inc.id, "escalation", level)
@@ -256,7 +263,7 @@ class IncidentTracker:
                 if rows:
                     values["resolve_notified"] = False
         if inc.acked_at is not None and not inc.ack_notified:
-            alerts = alerts if alerts is not None else self.store.incidents.alerts(inc.id)
+            alerts = incident_alerts()
             fps = {a.fingerprint for a in alerts}
             targets = {
                 (receiver, group)
@@ -271,7 +278,7 @@ class IncidentTracker:
                                       now, group=group))  # fmt: skip
             values["ack_notified"] = True
         if inc.status == "resolved" and not inc.resolve_notified:
-            alerts = alerts if alerts is not None else self.store.incidents.alerts(inc.id)
+            alerts = incident_alerts()
             note = f"incident #{inc.id} resolved"
             for receiver in escalated:
                 key = _key("incident", inc.id, "resolved")

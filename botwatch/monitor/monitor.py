@@ -244,10 +244,15 @@ class Monitor:
             self.alerting.observe(samples)
         if now >= self._next_log_save and self.logs.sources:
             self._next_log_save = now + LOG_POSITIONS_EVERY
-            try:
-                await asyncio.to_thread(self.store.log_positions.save, self.logs.positions(), now)
-            except StoreError as e:
-                log.warning("cannot save log positions (will retry): %s", e)
+            await self._save_log_positions()
+
+    async def _save_log_positions(self) -> None:
+        try:
+            await asyncio.to_thread(
+                self.store.log_positions.save, self.logs.positions(), self.clock.time()
+            )
+        except StoreError as e:
+            log.warning("cannot save log positions (will retry): %s", e)
 
     async def _control(self) -> None:
         """Carry out what ``botwatch start|stop|restart`` asked of this monitor."""
@@ -397,10 +402,7 @@ class Monitor:
         )
         await self.wait_background()
         if self.logs.sources:
-            with contextlib.suppress(StoreError):
-                await asyncio.to_thread(
-                    self.store.log_positions.save, self.logs.positions(), self.clock.time()
-                )
+            await self._save_log_positions()
         self.logs.close()
         self.alerting.tick()  # record and save what the last results changed
         await self.alerting.wait()
