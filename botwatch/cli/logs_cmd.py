@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -99,15 +99,35 @@ def _bot_files(bot: str, config: Path) -> list[str] | None:
 
 
 @contextmanager
-def _open(name: str, progress: Progress | None) -> Iterator[tuple[BinaryIO, object]]:
+def _progress(names: list[str]) -> Iterator[Progress | None]:
+    """A progress bar on stderr while large files are read (None: no bar)."""
+    big = err_console.is_terminal and any(
+        n != "-" and Path(n).stat().st_size > PROGRESS_OVER for n in names)  # fmt: skip
+    if not big:
+        yield None
+        return
+    progress = Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), console=err_console, transient=True,
+    )  # fmt: skip
+    with progress:
+        yield progress
+
+
+@contextmanager
+def _open(
+    name: str, progress: Progress | None
+) -> Iterator[tuple[BinaryIO, Callable[[int], None] | None]]:
+    """``name`` opened for reading, with the function that moves its progress bar."""
     if name == "-":
         yield sys.stdin.buffer, None
         return
     with open(name, "rb") as f:
-        task = None
-        if progress is not None:
-            task = progress.add_task(Path(name).name, total=Path(name).stat().st_size)
-        yield f, task
+        if progress is None:
+            yield f, None
+            return
+        task = progress.add_task(Path(name).name, total=Path(name).stat().st_size)
+        yield f, lambda n: progress.advance(task, n)
 
 
 def _trend(p: Pattern, compared: bool) -> str:
@@ -174,13 +194,7 @@ def logs_errors(
         fail("; ".join(str(i) for i in e.issues))
     window = Window(_time(since, "--since", tz), _time(until, "--until", tz))
     names = _sources(source, config)
-    show_progress = (not records and err_console.is_terminal and any(
-        n != "-" and Path(n).stat().st_size > PROGRESS_OVER for n in names))  # fmt: skip
     scans: list[tuple[str, ErrorScan]] = []
-    progress = Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-        TimeRemainingColumn(), console=err_console, transient=True,
-    ) if show_progress else None  # fmt: skip
     on_record = None
     if records:
         out = sys.stdout
@@ -189,15 +203,9 @@ def logs_errors(
             out.write(json.dumps({"line": rec.line, "pattern": pattern_id, "level": rec.level,
                                   "parsed": rec.parsed}) + "\n")  # fmt: skip
 
-    with progress if progress is not None else _nothing():
+    with _progress([] if records else names) as progress:
         for name in names:
-            with _open(name, progress) as (stream, task):
-                advance = None
-                if progress is not None and task is not None:
-
-                    def advance(n: int, _t: object = task) -> None:
-                        progress.advance(_t, n)  # type: ignore[arg-type]
-
+            with _open(name, progress) as (stream, advance):
                 scans.append((name, scan_errors(
                     stream, fmt=line_format, tz=tz, level=level, window=window, grep=pattern,
                     on_record=on_record, progress=advance,
@@ -214,11 +222,6 @@ def logs_errors(
             }))  # fmt: skip
         else:
             _render(name, scan, top, tz, compared=window.since is not None)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def _render(name: str, scan: ErrorScan, top: int, tz: ZoneInfo, *, compared: bool) -> None:
@@ -372,3 +375,7 @@ def logs_tail(
         pass
     finally:
         follower.close()
+
+
+# The report commands (stats, latency, commands, delivery, security) register on logs_app.
+from botwatch.cli import logs_report  # noqa: E402, F401

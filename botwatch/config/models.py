@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from botwatch.config.base import ConfigModel as _Model
+from botwatch.config.logs import ExpectLine, LogExtract
 from botwatch.config.notify import ChannelSpec, InhibitRule, RouteSpec, TimeInterval
 from botwatch.config.response import ActionSpec, IncidentsConfig
 from botwatch.config.units import Duration, Size
@@ -225,6 +226,8 @@ class BotConfig(_Model):
     """TCP ports that must accept connections: ``8080`` or ``host:port``."""
     logs: list[str] = Field(default_factory=list)
     log_freshness: LogFreshness = Field(default_factory=LogFreshness)
+    expect: list[ExpectLine] = Field(default_factory=list)
+    """Lines the bot must log on a schedule (``log_expected_missed``)."""
     depends: dict[str, str] = Field(default_factory=dict)
     """Dependencies by name → URL: postgresql://, redis://, mongodb://, sqlite:///, tcp://."""
     disk: list[str] = Field(default_factory=list)
@@ -291,6 +294,8 @@ class Config(_Model):
     bots: dict[BotName, BotConfig] = Field(default_factory=dict)
     rules: list[str] = Field(default_factory=list)
     """Rule files (globs, relative to this file) added to the built-in pack."""
+    log_extract: list[LogExtract] = Field(default_factory=list)
+    """Extraction rules of your own, besides the built-ins (docs/logs.md)."""
     alerting: Alerting = Field(default_factory=Alerting)
     channels: dict[str, ChannelSpec] = Field(default_factory=dict)
     """Receivers by name (see docs/notify.md)."""

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from botwatch.logs.categories import Category, categorize, retry_after
 from botwatch.logs.record import LogRecord
+from botwatch.logs.secrets import redact_text
 from botwatch.logs.templates import Template, TemplateMiner
 
 EXAMPLES = 3
@@ -119,8 +120,10 @@ class ErrorPatterns:
 
 
 def _example(rec: LogRecord) -> str:
+    """The record as an example: cut to a readable length, with its traceback's last
+    line, and secrets redacted (examples are shown, stored and sent in alerts)."""
     text = rec.message if len(rec.message) <= 500 else rec.message[:500] + "…"
     if rec.extra:
         tail = rec.extra[-1].strip()
         text += f"\n  … {tail[:300]}"
-    return text
+    return redact_text(text)

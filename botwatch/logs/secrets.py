@@ -8,7 +8,7 @@ does that for every kind below, and never prints what it found in full.
 
 from __future__ import annotations
 
-__all__ = ["KINDS", "Finding", "SecretScan", "redact", "scan_secrets"]
+__all__ = ["KINDS", "Finding", "SecretScan", "redact", "redact_text", "scan_secrets"]
 
 import re
 from collections.abc import Callable
@@ -34,6 +34,7 @@ KINDS: dict[str, str] = {
 """Kind → pattern (matched on bytes, decoded only when found)."""
 
 _ALL = re.compile(b"|".join(f"(?P<{k}>{v})".encode() for k, v in KINDS.items()))
+_ALL_TEXT = re.compile("|".join(f"(?P<{k}>{v})" for k, v in KINDS.items()))
 
 
 def redact(value: str, kind: str) -> str:
@@ -51,6 +52,12 @@ def redact(value: str, kind: str) -> str:
         return f"{bot}:{secret[:2]}…{secret[-2:]}"
     keep = 4 if len(value) > 16 else 2
     return f"{value[:keep]}…{value[-2:]}"
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every secret in it redacted (examples shown to people: error
+    patterns, security events)."""
+    return _ALL_TEXT.sub(lambda m: redact(m.group(), m.lastgroup or "secret"), text)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The monitor's log reading: every bot's log files followed, their records turned into
 the series the rules read.
 
-Series (labels ``bot``):
+Series (labels ``bot`` and those named):
 
 - ``log_lines_total{level}``: records read, by level (a counter; ``unknown`` when a
   record names none);
@@ -9,7 +9,20 @@ Series (labels ``bot``):
 - ``log_error_ratio``: errors over requests in the last ``RATIO_WINDOW`` seconds —
   requests are records that say an update or request was handled (aiogram's "Update
   id=… is handled", "Processing update", access lines); a bot whose logs show none
-  gets errors over all records.
+  gets errors over all records;
+- ``log_latency_seconds{name, quantile}`` (0.5, 0.95, 0.99 over the last
+  ``LATENCY_WINDOW`` seconds) and ``log_latency_count_total{name}``;
+- ``log_commands_total{command}``;
+- ``log_delivery_sent_total``, ``log_delivery_failed_total``, ``log_delivery_failures_total
+  {reason}`` and ``delivery_success_ratio`` (sent over attempted in the last
+  ``DELIVERY_WINDOW`` seconds);
+- ``log_api_errors_total{platform, code}``, ``log_security_events_total{event}``,
+  ``log_lifecycle_events_total{event}`` (startup, shutdown, crash);
+- ``log_expected_missed{expect}`` (1: the latest scheduled slot went without the line)
+  and ``log_expected_last_seen_timestamp{expect}``.
+
+Label values a bot controls (latency names, commands, events) are capped at
+``MAX_KEYS`` per bot and kind; the rest count as ``other``.
 
 A file seen for the first time is read from its end (its history is not news); after
 that the position of every file is saved and a restart resumes there. Globs are
@@ -18,11 +31,11 @@ expanded again every ``RESCAN`` seconds, so a file that appears later is picked 
 
 from __future__ import annotations
 
-__all__ = ["RATIO_WINDOW", "RESCAN", "LogTailer"]
+__all__ = ["DELIVERY_WINDOW", "LATENCY_WINDOW", "MAX_KEYS", "RATIO_WINDOW", "RESCAN", "LogTailer"]
 
 import os
 import re
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -30,13 +43,19 @@ from zoneinfo import ZoneInfo
 
 from botwatch.config import LoadedConfig
 from botwatch.logs.categories import CATEGORIES
+from botwatch.logs.expect import Expectation
+from botwatch.logs.extract import Extractors, Observation, user_extractors
 from botwatch.logs.follow import Follower, Position
 from botwatch.logs.parse import LogParser
 from botwatch.logs.read import decode
+from botwatch.logs.record import LogRecord
 from botwatch.series import SampleGroup
 
 RATIO_WINDOW = 600.0
+LATENCY_WINDOW = 300.0
+DELIVERY_WINDOW = 3600.0
 RESCAN = 30.0
+MAX_KEYS = 30
 _REQUEST = re.compile(
     r"is handled|[Pp]rocessing update|[Hh]andl(?:ed|ing) update|\"(?:GET|POST|PUT|DELETE) /|"
     r"Command: /|[Rr]eceived (?:message|update|command)"
@@ -54,11 +73,65 @@ class _Source:
 
 @dataclass
 class _BotStats:
+    extractors: Extractors
+    expect: list[Expectation] = field(default_factory=list)
     levels: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
     recent: deque[list[float]] = field(default_factory=deque)
     """[second, errors, requests, records] per second of the ratio window: memory
     bounded by the window, not by how much the bot logs."""
+    timings: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)
+    """Latency name → (when read, seconds), the last LATENCY_WINDOW seconds."""
+    counts: defaultdict[tuple[str, tuple[tuple[str, str], ...]], float] = field(
+        default_factory=lambda: defaultdict(float))  # fmt: skip
+    """(series, labels) → a counter's value."""
+    deliveries: deque[tuple[float, float, float]] = field(default_factory=deque)
+    """(when read, sent, failed), the last DELIVERY_WINDOW seconds."""
+    summaries: bool = False
+    """Whether the bot writes delivery summary lines (then per-message lines are not
+    counted again in the ratio)."""
+
+    keys: dict[str, set[str]] = field(default_factory=dict)
+    """Kind → the label values given so far (capped at MAX_KEYS)."""
+
+    def key(self, kind: str, value: str) -> str:
+        """``value`` as a label, or ``other`` past MAX_KEYS distinct ones of ``kind``: a
+        bot that logs a fresh id where a command should be must not explode the store."""
+        seen = self.keys.setdefault(kind, set())
+        if value in seen:
+            return value
+        if len(seen) < MAX_KEYS:
+            seen.add(value)
+            return value
+        return "other"
+
+    def observe(self, ob: Observation, now: float) -> None:
+        """Count one thing a record said."""
+        if ob.kind == "latency":
+            name = self.key("latency", ob.key)
+            self.timings.setdefault(name, deque()).append((now, ob.value))
+            self.counts[("log_latency_count_total", (("name", name),))] += 1
+        elif ob.kind == "command":
+            self.counts[("log_commands_total", (("command", self.key("command", ob.key)),))] += 1
+        elif ob.kind == "delivery":
+            summary = ob.extra.get("source") == "summary"
+            self.summaries = self.summaries or summary
+            if summary or not self.summaries:
+                sent, failed = (ob.value, 0.0) if ob.key == "success" else (0.0, ob.value)
+                self.deliveries.append((now, sent, failed))
+                series = "log_delivery_sent_total" if ob.key == "success" else (
+                    "log_delivery_failed_total")  # fmt: skip
+                self.counts[(series, ())] += ob.value
+            if "reason" in ob.extra:
+                self.counts[("log_delivery_failures_total", (("reason", ob.extra["reason"]),))] += 1
+        elif ob.kind == "api_error":
+            labels = (("code", ob.key), ("platform", ob.extra.get("platform", "unknown")))
+            self.counts[("log_api_errors_total", labels)] += 1
+        elif ob.kind == "security":
+            event = self.key("security", ob.key)
+            self.counts[("log_security_events_total", (("event", event),))] += 1
+        elif ob.kind == "lifecycle":
+            self.counts[("log_lifecycle_events_total", (("event", ob.key),))] += 1
 
 
 class LogTailer:
@@ -77,6 +150,7 @@ class LogTailer:
         self.sources: dict[str, _Source] = {}
         self.stats: dict[str, _BotStats] = {}
         self._next_scan = 0.0
+        self._now = 0.0
         self.lines = 0
 
     @property
@@ -99,10 +173,20 @@ class LogTailer:
                 follower = Follower(path, position=Position(*saved) if saved else None,
                                     from_end=saved is None and os.path.exists(path))  # fmt: skip
                 self.sources[path] = _Source(bot, path, follower, LogParser(tz=self.tz))
-                self.stats.setdefault(bot, _BotStats())
+                if bot not in self.stats:
+                    self.stats[bot] = self._bot_stats(bot, resumed=saved is not None)
+
+    def _bot_stats(self, bot: str, *, resumed: bool) -> _BotStats:
+        config = self.loaded.config
+        extractors = Extractors(user_extractors(config.log_extract, bot))
+        # A resumed log was read without a gap: every slot since may be judged.
+        since = 0.0 if resumed else self._now
+        expect = [Expectation(e, self.tz, watching_since=since) for e in config.bots[bot].expect]
+        return _BotStats(extractors, expect)
 
     def tick(self, now: float) -> list[SampleGroup]:
         """Read what is new in every file; the bots' series as of ``now``."""
+        self._now = now
         if now >= self._next_scan:
             self._next_scan = now + RESCAN
             self._scan()
@@ -117,16 +201,24 @@ class LogTailer:
                 stats.recent.append([second, 0.0, 0.0, 0.0])
             bucket = stats.recent[-1]
             for rec in src.parser.records([decode(r) for r in raw]):
-                level = rec.level or "unknown"
-                stats.levels[level] += 1
-                error = rec.is_error
-                text = rec.message
-                if (error or level == "warning") and _RATE_LIMIT.search(text):
-                    stats.rate_limited += 1
-                bucket[1] += error
-                bucket[2] += _REQUEST.search(text) is not None
-                bucket[3] += 1
+                self._record(stats, bucket, rec, now)
         return self.samples(now)
+
+    @staticmethod
+    def _record(stats: _BotStats, bucket: list[float], rec: LogRecord, now: float) -> None:
+        level = rec.level or "unknown"
+        stats.levels[level] += 1
+        error = rec.is_error
+        text = rec.message
+        if (error or level == "warning") and _RATE_LIMIT.search(text):
+            stats.rate_limited += 1
+        bucket[1] += error
+        bucket[2] += _REQUEST.search(text) is not None
+        bucket[3] += 1
+        for ob in stats.extractors.extract(rec):
+            stats.observe(ob, now)
+        for e in stats.expect:
+            e.feed(rec, now)
 
     def samples(self, now: float) -> list[SampleGroup]:
         """Every bot's log series as of ``now``."""
@@ -144,6 +236,7 @@ class LogTailer:
                 if level in stats.levels or level in ("error", "warning"):
                     out.append(SampleGroup({"bot": bot, "level": level}, now,
                                            {"log_lines_total": float(stats.levels[level])}))  # fmt: skip
+            out.extend(_extracted(bot, stats, now))
         return out
 
     def positions(self) -> dict[str, tuple[int, int]]:
@@ -159,3 +252,34 @@ class LogTailer:
         """Close every file."""
         for src in self.sources.values():
             src.follower.close()
+
+
+def _extracted(bot: str, stats: _BotStats, now: float) -> list[SampleGroup]:
+    """The series of what the extraction rules and expectations found."""
+    out = [SampleGroup({"bot": bot, **dict(labels)}, now, {series: float(value)})
+           for (series, labels), value in stats.counts.items()]  # fmt: skip
+    for name, timings in stats.timings.items():
+        while timings and timings[0][0] < now - LATENCY_WINDOW:
+            timings.popleft()
+        ordered = sorted(v for _, v in timings)
+        for q in (0.5, 0.95, 0.99):
+            if ordered:
+                value = ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+                out.append(SampleGroup({"bot": bot, "name": name, "quantile": str(q)}, now,
+                                       {"log_latency_seconds": value}))  # fmt: skip
+    while stats.deliveries and stats.deliveries[0][0] < now - DELIVERY_WINDOW:
+        stats.deliveries.popleft()
+    sent = sum(d[1] for d in stats.deliveries)
+    failed = sum(d[2] for d in stats.deliveries)
+    if sent + failed:
+        out.append(
+            SampleGroup({"bot": bot}, now, {"delivery_success_ratio": sent / (sent + failed)})
+        )
+    for e in stats.expect:
+        labels = {"bot": bot, "expect": e.spec.label}
+        missed = e.missed(now)
+        if missed is not None:
+            out.append(SampleGroup(labels, now, {"log_expected_missed": float(missed)}))
+        if e.last_seen is not None:
+            out.append(SampleGroup(labels, now, {"log_expected_last_seen_timestamp": e.last_seen}))
+    return out

@@ -214,6 +214,20 @@ BUILTIN: tuple[BuiltinRule, ...] = (
         "Sending faster than the platform allows: slow the broadcast down or batch it.",
         threshold=50.0, logs=True,
     ),
+    BuiltinRule(
+        "DeliveryRateLow", "delivery_success_ratio{{{sel}}} < {threshold}",
+        "{{ $labels.bot }}: only {{ $value | humanizePercentage }} of messages delivered",
+        "`botwatch logs delivery {{ $labels.bot }} --since 1h` shows why sends fail "
+        "(blocked users are normal; rate limits and bad chat ids are not).",
+        threshold=0.90, for_=600.0, logs=True,
+    ),
+    BuiltinRule(
+        "ExpectedLogMissing", "log_expected_missed{{{sel}}} == 1",
+        "{{ $labels.bot }}: '{{ $labels.expect }}' was not logged on schedule",
+        "The scheduled job did not run or did not finish: look at the bot's log around "
+        "its time (`botwatch logs tail {{ $labels.bot }}`).",
+        logs=True,
+    ),
 )  # fmt: skip
 
 

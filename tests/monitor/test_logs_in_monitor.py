@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from botwatch.clock import ManualClock
@@ -16,8 +17,8 @@ def line(i: int, level: str, message: str) -> str:
     return f"2026-11-30 08:{i // 60:02d}:{i % 60:02d},000 - bot - {level} - {message}\n"
 
 
-def latest(store: Store, name: str, **labels: str) -> float | None:
-    rows = store.latest(name)
+def latest(store: Store, series: str, **labels: str) -> float | None:
+    rows = store.latest(series)
     for r in rows:
         if all(r.labels.get(k) == v for k, v in labels.items()):
             return r.value
@@ -86,4 +87,71 @@ alerting: {interval: 1s}
         assert "ErrorsPerHour" in firing  # 6 errors since the restart > 4 in an hour
     finally:
         await again.close()
+        await store.close()
+
+
+async def test_what_logs_say_becomes_series_and_a_missed_run_alerts(tmp_path: Path) -> None:
+    start = time.time()
+    slot = datetime.fromtimestamp(start + 180, UTC).replace(second=0, microsecond=0)
+    log = tmp_path / "bot.log"
+    log.write_text("")
+    (tmp_path / "botwatch.yml").write_text(f"""
+storage: sqlite:///bw.db
+bots:
+  alpha:
+    logs: [bot.log]
+    checks: {{disk: {{enabled: false}}, logs: {{enabled: false}}}}
+    expect: [{{log: "Notifications sent", at: ["{slot:%H:%M}"], within: 2m, name: evening}}]
+alerting: {{interval: 1s}}
+""")
+    loaded = load_config(tmp_path / "botwatch.yml", env={})
+    clock = ManualClock(start=start)
+    store = Store.open(loaded.storage_url, clock=clock)
+    await store.start()
+    m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+
+    async def step(seconds: float = 11.0) -> None:
+        clock.advance(seconds)
+        await m.tick()
+        await m.wait_background()
+        m.alerting.tick()
+        await m.alerting.wait()
+        await store.flush()
+
+    try:
+        await m.restore()
+        await step()
+        with log.open("a") as f:
+            for i in range(10):
+                f.write(line(i, "INFO", f"Update id={i} is handled. Duration {10 * (i + 1)} ms"))
+                f.write(line(i, "INFO", "Command: /start" if i % 2 else "Command: /price"))
+            f.write(
+                line(
+                    20, "ERROR", "Failed to send to user 5: Forbidden: bot was blocked by the user"
+                )
+            )
+            f.write(line(21, "INFO", "Message sent to user 6"))
+            f.write(line(21, "INFO", "Message sent to user 7"))
+            f.write(line(22, "WARNING", "Failed auth attempt from user 4242"))
+        await step()
+        assert (
+            latest(store, "log_latency_seconds", bot="alpha", name="update", quantile="0.5") == 0.06
+        )
+        assert (
+            latest(store, "log_latency_seconds", bot="alpha", name="update", quantile="0.99") == 0.1
+        )
+        assert latest(store, "log_commands_total", bot="alpha", command="/start") == 5
+        assert latest(store, "delivery_success_ratio", bot="alpha") == 2 / 3
+        assert latest(store, "log_delivery_failures_total", bot="alpha", reason="blocked") == 1
+        assert latest(store, "log_api_errors_total", bot="alpha", code="403") == 1
+        assert latest(store, "log_security_events_total", bot="alpha", event="auth_failed") == 1
+        assert latest(store, "log_expected_missed", bot="alpha") is None  # nothing judged yet
+        # The slot passes and its window closes without the line.
+        while clock.time() < slot.timestamp() + 130:
+            await step()
+        assert latest(store, "log_expected_missed", bot="alpha", expect="evening") == 1
+        firing = {a.rule: a for a in m.alerting.alerts() if a.state.value == "firing"}
+        assert firing["ExpectedLogMissing"].labels["expect"] == "evening"
+    finally:
+        await m.close()
         await store.close()
