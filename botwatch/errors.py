@@ -12,6 +12,7 @@ __all__ = [
     "ChannelError",
     "ConfigError",
     "ConfigIssue",
+    "LogSourceError",
     "ProbeError",
     "ProbeTimeout",
     "ProcessNotFound",
@@ -62,6 +63,12 @@ class ProbeTimeout(ProbeError):
 
 class ProcessNotFound(BotwatchError):
     """No process matches how the bot's process is to be found."""
+
+
+class LogSourceError(BotwatchError):
+    """A log source cannot be named or read that way (``cmd:`` with no command, an unknown
+    ``xyz:`` prefix, a tool not on PATH, a tool that failed); the message says what to
+    write or fix instead."""
 
 
 class StoreError(BotwatchError):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -37,6 +37,9 @@ from botwatch.logs.patterns import Pattern
 from botwatch.logs.read import LineReader, decode
 from botwatch.logs.record import LEVELS, LogRecord
 from botwatch.logs.secrets import scan_secrets
+
+if TYPE_CHECKING:
+    from botwatch.logs.sources import Source
 
 logs_app = typer.Typer(
     help="Read bots' logs: errors grouped into patterns, leaked secrets.", no_args_is_help=True
@@ -63,13 +66,25 @@ def _time(value: str | None, what: str, tz: ZoneInfo) -> float | None:
 
 
 def _sources(source: str, config: Path = DEFAULT_PATH) -> list[str]:
-    """``-``, a glob, a file — or a bot of the config (its ``logs:`` files)."""
+    """``-``, a glob, a file, a named source (``cmd:…``, ``journald:UNIT``,
+    ``docker:NAME``, ``pm2:APP``) — or a bot of the config (its ``logs:``)."""
     if source == "-":
         return ["-"]
-    if not Path(source).exists() and not set("*?[/") & set(source) and config.exists():
+    if not Path(source).exists() and not set("*?[/:") & set(source) and config.exists():
         found = _bot_files(source, config)
         if found is not None:
             return found
+    if not Path(source).exists() and source.startswith(_NAMED):
+        named = _named(source)
+        if named.kind == "pm2":
+            from botwatch.logs.sources import pm2_log_paths
+
+            present = [p for p in pm2_log_paths(named.target) if Path(p).is_file()]
+            if not present:
+                fail(f"pm2 has no log files for {named.target!r} "
+                     f"({', '.join(pm2_log_paths(named.target))})")  # fmt: skip
+            return present
+        return [source]
     if set("*?[") & set(source):
         found = sorted(glob.glob(source))
         if not found:
@@ -82,27 +97,42 @@ def _sources(source: str, config: Path = DEFAULT_PATH) -> list[str]:
     return [source]
 
 
+_NAMED = ("cmd:", "journald:", "docker:", "pm2:")
+
+
+def _named(name: str) -> Source:
+    from botwatch.errors import LogSourceError
+    from botwatch.logs.sources import parse_source
+
+    try:
+        return parse_source(name)
+    except LogSourceError as e:
+        fail(str(e))
+
+
 def _bot_files(bot: str, config: Path) -> list[str] | None:
-    """The log files of ``bot`` in ``config`` (None: no such bot)."""
-    from botwatch.probes.logfile import file_log_entries, log_file_paths
+    """The logs of ``bot`` in ``config``: files that exist and named sources (None: no
+    such bot)."""
+    from botwatch.probes.logfile import log_file_paths
 
     loaded = load(config)
     spec = loaded.config.bots.get(bot)
     if spec is None:
         return None
-    if not file_log_entries(spec):
-        fail(f"bot {bot!r} has no log files in {config} (add logs: [path] to it)")
+    if not spec.logs:
+        fail(f"bot {bot!r} has no logs in {config}: add logs: [path] to it")
+    commands = [e for e in spec.logs if e.startswith(("cmd:", "journald:", "docker:"))]
     present = [f for f in log_file_paths(loaded, spec) if Path(f).is_file()]
-    if not present:
+    if not present and not commands:
         fail(f"none of {bot}'s log files exist yet: {', '.join(spec.logs)}")
-    return present
+    return present + commands
 
 
 @contextmanager
 def _progress(names: list[str]) -> Iterator[Progress | None]:
     """A progress bar on stderr while large files are read (None: no bar)."""
     big = err_console.is_terminal and any(
-        n != "-" and Path(n).stat().st_size > PROGRESS_OVER for n in names)  # fmt: skip
+        Path(n).is_file() and Path(n).stat().st_size > PROGRESS_OVER for n in names)  # fmt: skip
     if not big:
         yield None
         return
@@ -121,6 +151,16 @@ def _open(
     """``name`` opened for reading, with the function that moves its progress bar."""
     if name == "-":
         yield sys.stdin.buffer, None
+        return
+    if name.startswith(_NAMED) and not Path(name).exists():
+        from botwatch.errors import LogSourceError
+        from botwatch.logs.sources import open_command
+
+        try:
+            with open_command(_named(name)) as stream:
+                yield stream, None
+        except LogSourceError as e:
+            fail(str(e))
         return
     with open(name, "rb") as f:
         if progress is None:
@@ -176,6 +216,14 @@ def logs_errors(
             "pattern id, to check the grouping line by line.",
         ),
     ] = False,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Only patterns first seen in the last 24 h (for a bot: "
+            "by what botwatch run stored; else within this read).",
+        ),
+    ] = False,
 ) -> None:
     """Group a log's errors into patterns: count, first/last seen, category, advice."""
     if level not in LEVELS:
@@ -194,6 +242,7 @@ def logs_errors(
         fail("; ".join(str(i) for i in e.issues))
     window = Window(_time(since, "--since", tz), _time(until, "--until", tz))
     names = _sources(source, config)
+    known = _known(source, config) if not records else None
     scans: list[tuple[str, ErrorScan]] = []
     on_record = None
     if records:
@@ -208,24 +257,71 @@ def logs_errors(
             with _open(name, progress) as (stream, advance):
                 scans.append((name, scan_errors(
                     stream, fmt=line_format, tz=tz, level=level, window=window, grep=pattern,
-                    on_record=on_record, progress=advance,
+                    on_record=on_record, progress=advance, known=known,
                 )))  # fmt: skip
     if records:
         return
+    day_ago = time.time() - 86400
     for name, scan in scans:
+        found = scan.patterns.top()
+        if new:
+            found = [p for p in found if _is_new(p, day_ago, stored=known is not None)]
         if as_json:
             print(json.dumps({
                 "source": name, "lines": scan.lines, "bytes": scan.bytes,
                 "format": scan.format, "unparsed": scan.unparsed, "cut": scan.cut,
                 "errors": scan.patterns.records,
-                "patterns": [p.to_json() for p in scan.patterns.top(top)],
+                "patterns": [p.to_json() | ({"new": _is_new(p, day_ago, stored=True)}
+                                            if known is not None else {})
+                             for p in found[:top]],
             }))  # fmt: skip
         else:
-            _render(name, scan, top, tz, compared=window.since is not None)
+            _render(name, scan, found, top, tz, compared=window.since is not None,
+                    since_col=known is not None, day_ago=day_ago)  # fmt: skip
 
 
-def _render(name: str, scan: ErrorScan, top: int, tz: ZoneInfo, *, compared: bool) -> None:
-    found = scan.patterns.top()
+def _is_new(p: Pattern, day_ago: float, *, stored: bool) -> bool:
+    """First seen in the last day: per the store (``stored``), else per this read."""
+    if stored:
+        return p.known_since is None or p.known_since >= day_ago
+    return p.first_seen is None or p.first_seen >= day_ago
+
+
+def _bot_of(source: str, config: Path) -> str | None:
+    """``source`` when it names a bot of ``config`` rather than a file."""
+    if source == "-" or Path(source).exists() or set("*?[/") & set(source):
+        return None
+    if not config.exists():
+        return None
+    return source if source in load(config).config.bots else None
+
+
+def _known(source: str, config: Path) -> list[tuple[str, str | None, float]] | None:
+    """The patterns ``botwatch run`` stored for the bot ``source`` (oldest first); None
+    for a file, or when there is no store yet to ask."""
+    bot = _bot_of(source, config)
+    if bot is None:
+        return None
+    loaded = load(config)
+    url = loaded.storage_url
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
+        return None  # botwatch run never ran here: nothing is known (and nothing created)
+    from botwatch.errors import BotwatchError
+    from botwatch.store import Store
+
+    try:
+        with Store.open(url) as store:
+            stored = store.log_positions.patterns(bot)
+    except BotwatchError as e:
+        err_console.print(f"[yellow]![/] cannot read stored patterns ({e}); showing this read only")
+        return None
+    return [(p.text, p.exc_type, p.first_seen) for p in reversed(stored)]
+
+
+def _render(
+    name: str, scan: ErrorScan, found: list[Pattern], top: int, tz: ZoneInfo, *,
+    compared: bool, since_col: bool, day_ago: float,
+) -> None:  # fmt: skip
     head = (f"[bold]{escape(name)}[/]: {scan.lines:,} lines, {scan.patterns.records:,} "
             f"error records in {len(found):,} patterns")  # fmt: skip
     if scan.format:
@@ -235,11 +331,16 @@ def _render(name: str, scan: ErrorScan, top: int, tz: ZoneInfo, *, compared: boo
         console.print("[green]✓[/] no errors")
     else:
         table = Table(show_edge=False, pad_edge=False)
-        for col in ("#", "count", "pattern", "category", "first", "last", "trend"):
+        cols = ["#", "count", "pattern", "category", "first", "last", "trend"]
+        for col in cols + (["known since"] if since_col else []):
             table.add_column(col, overflow="fold")
         for p in found[:top]:
-            table.add_row(str(p.id), f"{p.count:,}", escape(p.text), p.category.title,
-                          _when(p.first_seen, tz), _when(p.last_seen, tz), _trend(p, compared))  # fmt: skip
+            row = [str(p.id), f"{p.count:,}", escape(p.text), p.category.title,
+                   _when(p.first_seen, tz), _when(p.last_seen, tz), _trend(p, compared)]  # fmt: skip
+            if since_col:
+                row.append("[red]new[/]" if _is_new(p, day_ago, stored=True)
+                           else _when(p.known_since, tz))  # fmt: skip
+            table.add_row(*row)
         console.print(table)
         if len(found) > top:
             console.print(f"[dim]…and {len(found) - top} more patterns (--top)[/]")

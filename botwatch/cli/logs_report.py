@@ -286,3 +286,43 @@ def logs_security(
             for (platform, code), n in s.api_errors.most_common():
                 api.add_row(platform, code, f"{n:,}")
             console.print(api)
+
+
+@logs_app.command("patterns")
+def logs_patterns(
+    bot: Annotated[str | None, typer.Argument(help="A bot (default: every bot).")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only first seen since: 1d (new since yesterday).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Patterns shown.")] = 50,
+    tz_name: Tz = "UTC",
+    as_json: Json = False,
+    config: ConfigOption = DEFAULT_PATH,
+) -> None:
+    """Error patterns `botwatch run` has kept for the bots, newest first."""
+    from botwatch.cli._common import load, open_store
+
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--tz: unknown time zone {tz_name!r}")
+    loaded = load(config)
+    if bot is not None and bot not in loaded.config.bots:
+        fail(f"no bot {bot!r} in {config} (bots: {', '.join(loaded.config.bots) or 'none'})")
+    with open_store(loaded) as store:
+        found = store.log_positions.patterns(bot, since=_time(since, "--since", tz))
+    if as_json:
+        print(json.dumps([p.to_json() for p in found[:top]]))
+        return
+    if not found:
+        console.print("no error patterns stored" + (" in that time" if since else "")
+                      + " (botwatch run keeps them for bots with logs:)")  # fmt: skip
+        return
+    table = _table("bot", "first seen", "last seen", "count", "category", "pattern")
+    for p in found[:top]:
+        text = f"{p.text} [{p.exc_type}]" if p.exc_type else p.text
+        table.add_row(p.bot, _when(p.first_seen, tz), _when(p.last_seen, tz), f"{p.count:,}",
+                      p.category, escape(text))  # fmt: skip
+    console.print(table)
+    if len(found) > top:
+        console.print(f"[dim]…and {len(found) - top} more (--top)[/]")

@@ -266,6 +266,19 @@ class BotConfig(_Model):
     def _listify(cls, v: object) -> object:
         return [v] if isinstance(v, str) else v
 
+    @field_validator("logs")
+    @classmethod
+    def _log_sources(cls, v: list[str]) -> list[str]:
+        from botwatch.errors import LogSourceError
+        from botwatch.logs.sources import parse_source
+
+        for entry in v:
+            try:
+                parse_source(entry)
+            except LogSourceError as e:
+                raise ValueError(str(e)) from None
+        return v
+
     @field_validator("depends")
     @classmethod
     def _dep_urls(cls, v: dict[str, str]) -> dict[str, str]:

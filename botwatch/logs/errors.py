@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = ["ErrorScan", "Window", "scan_errors"]
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import BinaryIO
@@ -69,11 +69,13 @@ def scan_errors(
     grep: re.Pattern[str] | None = None,
     on_record: Callable[[LogRecord, int], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    known: Iterable[tuple[str, str | None, float]] | None = None,
 ) -> ErrorScan:
     """Group the records of ``stream`` at ``level`` or worse into patterns.
 
     ``on_record(record, pattern_id)`` is called for every record of every level (a
-    full parse), each grouped: the line-by-line check of grouping."""
+    full parse), each grouped: the line-by-line check of grouping. ``known``: the
+    patterns the monitor stored for this bot (see ``ErrorPatterns.seed``)."""
     win = window or Window()
     reader = LineReader(stream, progress=progress)
     floor = LEVELS.index(level)
@@ -94,6 +96,8 @@ def scan_errors(
         needles = fmt.error_needles
     parser = LogParser(fmt, tz=tz)
     patterns = ErrorPatterns(tz=tz)
+    if known is not None:
+        patterns.seed(known)
     out = ErrorScan(patterns)
     records: Iterator[LogRecord]
     if full:

@@ -3,9 +3,10 @@ seen, examples, a trend, a category and its runbook advice."""
 
 from __future__ import annotations
 
-__all__ = ["ErrorPatterns", "Pattern"]
+__all__ = ["ErrorPatterns", "Pattern", "example_of"]
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -37,6 +38,8 @@ class Pattern:
     """Records in the window before this one (for the trend)."""
     retry_after: float | None = None
     """The largest ``retry_after`` seen (rate limits)."""
+    known_since: float | None = None
+    """When the monitor first saw it (from the store; None: never, or not looked up)."""
     _category: Category | None = None
 
     @property
@@ -71,7 +74,7 @@ class Pattern:
             "last_seen": self.last_seen, "first_line": self.first_line,
             "examples": self.examples, "levels": dict(self.levels),
             "by_hour": self.by_hour, "previous": self.previous, "trend": self.trend,
-            "retry_after": self.retry_after,
+            "retry_after": self.retry_after, "known_since": self.known_since,
         }  # fmt: skip
 
 
@@ -83,6 +86,17 @@ class ErrorPatterns:
         self.miner = miner or TemplateMiner()
         self.patterns: dict[tuple[int, str | None], Pattern] = {}
         self.records = 0
+        self.known: dict[tuple[int, str | None], float] | None = None
+        """Patterns the monitor already knew, with their first time (``seed``)."""
+
+    def seed(self, known: Iterable[tuple[str, str | None, float]]) -> None:
+        """Teach the miner the patterns the monitor stored — (template, exception,
+        first seen), oldest first — so this read groups as the monitor did and each
+        pattern knows since when it exists."""
+        self.known = {}
+        for text, exc_type, first_seen in known:
+            t = self.miner.add(text)
+            self.known.setdefault((t.id, exc_type), first_seen)
 
     def add(self, rec: LogRecord, *, previous: bool = False) -> Pattern:
         """Count ``rec`` in its pattern (``previous``: it is from the window before)."""
@@ -91,6 +105,8 @@ class ErrorPatterns:
         p = self.patterns.get(key)
         if p is None:
             p = self.patterns[key] = Pattern(t, rec.exc_type, first_line=rec.line)
+            if self.known is not None:
+                p.known_since = self.known.get(key)
         if previous:
             p.previous += 1
             return p
@@ -105,7 +121,7 @@ class ErrorPatterns:
                 p.last_seen = rec.ts
             p.by_hour[datetime.fromtimestamp(rec.ts, self.tz).hour] += 1
         if len(p.examples) < EXAMPLES:
-            p.examples.append(_example(rec))
+            p.examples.append(example_of(rec))
         if "retry" in rec.message.lower():
             ra = retry_after(rec.message)
             if ra is not None and (p.retry_after is None or ra > p.retry_after):
@@ -119,7 +135,7 @@ class ErrorPatterns:
         return found if n is None else found[:n]
 
 
-def _example(rec: LogRecord) -> str:
+def example_of(rec: LogRecord) -> str:
     """The record as an example: cut to a readable length, with its traceback's last
     line, and secrets redacted (examples are shown, stored and sent in alerts)."""
     text = rec.message if len(rec.message) <= 500 else rec.message[:500] + "…"

@@ -25,7 +25,9 @@ Label values a bot controls (latency names, commands, events) are capped at
 ``MAX_KEYS`` per bot and kind; the rest count as ``other``.
 
 A file seen for the first time is read from its end (its history is not news); after
-that the position of every file is saved and a restart resumes there. Globs are
+that the position of every file is saved and a restart resumes there. ``journald:``
+and ``docker:`` sources are followed by their command (``CommandFollower``) from now,
+and resume from the time of their last line; a ``cmd:`` runs again as written. Globs are
 expanded again every ``RESCAN`` seconds, so a file that appears later is picked up.
 """
 
@@ -39,6 +41,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from botwatch.config import LoadedConfig
@@ -46,16 +49,23 @@ from botwatch.logs.categories import CATEGORIES
 from botwatch.logs.expect import Expectation
 from botwatch.logs.extract import Extractors, Observation, user_extractors
 from botwatch.logs.follow import Follower, Position
+from botwatch.logs.known import BotPatterns
 from botwatch.logs.parse import LogParser
 from botwatch.logs.read import decode
 from botwatch.logs.record import LogRecord
+from botwatch.logs.sources import CommandFollower
 from botwatch.series import SampleGroup
+
+if TYPE_CHECKING:
+    from botwatch.store.logpos import StoredPattern
 
 RATIO_WINDOW = 600.0
 LATENCY_WINDOW = 300.0
 DELIVERY_WINDOW = 3600.0
 RESCAN = 30.0
 MAX_KEYS = 30
+COMMAND_INODE = -1
+"""The inode saved for a command source (its offset is a time in milliseconds)."""
 _REQUEST = re.compile(
     r"is handled|[Pp]rocessing update|[Hh]andl(?:ed|ing) update|\"(?:GET|POST|PUT|DELETE) /|"
     r"Command: /|[Rr]eceived (?:message|update|command)"
@@ -67,13 +77,14 @@ _RATE_LIMIT = next(c for c in CATEGORIES if c.name == "rate_limited").pattern
 class _Source:
     bot: str
     path: str
-    follower: Follower
+    follower: Follower | CommandFollower
     parser: LogParser
 
 
 @dataclass
 class _BotStats:
     extractors: Extractors
+    patterns: BotPatterns
     expect: list[Expectation] = field(default_factory=list)
     levels: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
@@ -147,6 +158,9 @@ class LogTailer:
         self.loaded = loaded
         self.tz = tz or ZoneInfo(loaded.config.timezone)
         self.saved = dict(positions or {})
+        self.stored_patterns: dict[str, list[StoredPattern]] = {}
+        """Every bot's patterns from the store (set before the first tick), to seed
+        its miner so a pattern keeps its row across restarts."""
         self.sources: dict[str, _Source] = {}
         self.stats: dict[str, _BotStats] = {}
         self._next_scan = 0.0
@@ -155,15 +169,30 @@ class LogTailer:
 
     @property
     def active(self) -> bool:
-        """Whether any bot has log files to follow."""
-        from botwatch.probes.logfile import file_log_entries
+        """Whether any bot has logs to follow."""
+        return any(spec.logs for spec in self.loaded.config.bots.values())
 
-        return any(file_log_entries(spec) for spec in self.loaded.config.bots.values())
+    def errors(self) -> dict[str, str]:
+        """Command sources that are failing now, with why (a missing program, an exit)."""
+        return {name: src.follower.last_error for name, src in self.sources.items()
+                if isinstance(src.follower, CommandFollower) and src.follower.last_error}  # fmt: skip
 
     def _scan(self) -> None:
-        from botwatch.probes.logfile import log_file_paths
+        from botwatch.probes.logfile import command_log_sources, log_file_paths
 
         for bot, spec in self.loaded.config.bots.items():
+            for source in command_log_sources(spec):
+                name = str(source)
+                if name in self.sources:
+                    continue
+                saved = self.saved.get(name)
+                # A command's place is a time (journald's, or when docker's line came),
+                # saved as milliseconds where a file's offset goes; none: from now.
+                since = saved[1] / 1000 if saved and saved[0] == COMMAND_INODE else None
+                self.sources[name] = _Source(bot, name, CommandFollower(source, since=since),
+                                             LogParser(tz=self.tz))  # fmt: skip
+                if bot not in self.stats:
+                    self.stats[bot] = self._bot_stats(bot, resumed=since is not None)
             for path in log_file_paths(self.loaded, spec):
                 if path in self.sources:
                     continue
@@ -182,7 +211,8 @@ class LogTailer:
         # A resumed log was read without a gap: every slot since may be judged.
         since = 0.0 if resumed else self._now
         expect = [Expectation(e, self.tz, watching_since=since) for e in config.bots[bot].expect]
-        return _BotStats(extractors, expect)
+        patterns = BotPatterns(bot, self.stored_patterns.get(bot, ()))
+        return _BotStats(extractors, patterns, expect)
 
     def tick(self, now: float) -> list[SampleGroup]:
         """Read what is new in every file; the bots' series as of ``now``."""
@@ -215,6 +245,8 @@ class LogTailer:
         bucket[1] += error
         bucket[2] += _REQUEST.search(text) is not None
         bucket[3] += 1
+        if error:
+            stats.patterns.add(rec, now)
         for ob in stats.extractors.extract(rec):
             stats.observe(ob, now)
         for e in stats.expect:
@@ -239,10 +271,31 @@ class LogTailer:
             out.extend(_extracted(bot, stats, now))
         return out
 
+    def take_patterns(self) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str]]]:
+        """Pattern rows to add to the store since the last call, and the patterns first
+        seen since: (bot, template, category, example)."""
+        rows: list[dict[str, Any]] = []
+        new: list[tuple[str, str, str, str]] = []
+        for bot, stats in self.stats.items():
+            got, fresh = stats.patterns.take()
+            rows += got
+            new += [(bot, p.text, p.category, p.example) for p in fresh]
+        return rows, new
+
+    def give_back(self, rows: list[dict[str, Any]]) -> None:
+        """Rows ``take_patterns`` gave that could not be saved (kept for the next try)."""
+        for bot, stats in self.stats.items():
+            stats.patterns.give_back(r for r in rows if r["bot"] == bot)
+
     def positions(self) -> dict[str, tuple[int, int]]:
         """Where every followed file is (to save)."""
         out: dict[str, tuple[int, int]] = {}
         for path, src in self.sources.items():
+            if isinstance(src.follower, CommandFollower):
+                since = src.follower.since
+                if since is not None:
+                    out[path] = (COMMAND_INODE, int(since * 1000))
+                continue
             pos = src.follower.position
             if pos is not None:
                 out[path] = (pos.inode, pos.offset)

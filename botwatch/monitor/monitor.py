@@ -110,6 +110,8 @@ class Monitor:
         self._next_logs = 0.0
         self._next_log_save = 0.0
         self._next_log_sample = 0.0
+        self._log_errors: dict[str, str] = {}
+        self._logs_closed = False
         self.last_status: dict[tuple[str, str], Status] = {}
         self.latest: dict[tuple[str, str], ProbeResult] = {}
         """The newest result of every check, by (bot, check)."""
@@ -236,6 +238,11 @@ class Monitor:
         except Exception:
             log.exception("reading log files failed")
             return
+        failing = self.logs.errors()
+        for name, why in failing.items():
+            if self._log_errors.get(name) != why:
+                log.warning("log source %s: %s (retrying with backoff)", name, why)
+        self._log_errors = failing
         if samples and now >= self._next_log_sample:
             # Read every second (a tail), recorded every LOG_SAMPLES_EVERY: counters
             # over hours need no per-second points.
@@ -247,11 +254,20 @@ class Monitor:
             await self._save_log_positions()
 
     async def _save_log_positions(self) -> None:
+        """Save how far each log was read and what its error patterns gained, together;
+        note every pattern seen for the first time as an event."""
+        now = self.clock.time()
+        rows, new = self.logs.take_patterns()
+        if new:
+            self.store.write(events=[
+                Event("log_pattern_new", now, bot, f"new error pattern: {text}",
+                      {"category": category, "example": example})
+                for bot, text, category, example in new
+            ])  # fmt: skip
         try:
-            await asyncio.to_thread(
-                self.store.log_positions.save, self.logs.positions(), self.clock.time()
-            )
+            await asyncio.to_thread(self.store.log_positions.save, self.logs.positions(), now, rows)
         except StoreError as e:
+            self.logs.give_back(rows)
             log.warning("cannot save log positions (will retry): %s", e)
 
     async def _control(self) -> None:
@@ -338,6 +354,9 @@ class Monitor:
         await self.alerting.restore(grace=grace)
         try:
             self.logs.saved = await asyncio.to_thread(self.store.log_positions.load)
+            stored = await asyncio.to_thread(self.store.log_positions.patterns)
+            for p in reversed(stored):  # oldest first: the miner learns them in order
+                self.logs.stored_patterns.setdefault(p.bot, []).append(p)
         except StoreError as e:
             log.warning("cannot read log positions (files are read from their end): %s", e)
 
@@ -401,9 +420,7 @@ class Monitor:
             timeout=max(p.timeout for p in self.probes) if self.probes else 0
         )
         await self.wait_background()
-        if self.logs.sources:
-            await self._save_log_positions()
-        self.logs.close()
+        await self._close_logs()
         self.alerting.tick()  # record and save what the last results changed
         await self.alerting.wait()
         await self.alerting.drain()
@@ -412,9 +429,21 @@ class Monitor:
             await self.supervisor.stop_all()
 
     async def close(self) -> None:
-        """Release the probe context (after background sampling/upkeep finish)."""
+        """Save where the logs were read and stop following them; release the probe
+        context (after background sampling/upkeep finish)."""
         await self.wait_background()
+        await self._close_logs()
         await self.ctx.close()
+
+    async def _close_logs(self) -> None:
+        """Save log positions and patterns one last time and close every log source
+        (stops the commands that follow journald and docker). Once."""
+        if self._logs_closed:
+            return
+        self._logs_closed = True
+        if self.logs.sources:
+            await self._save_log_positions()
+        self.logs.close()
 
 
 def _busy(task: asyncio.Task[None] | None) -> bool:

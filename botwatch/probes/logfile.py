@@ -19,7 +19,7 @@ Only file entries of ``logs`` are checked (globs allowed: the newest match count
 
 from __future__ import annotations
 
-__all__ = ["LogfileProbe", "file_log_entries", "log_file_paths"]
+__all__ = ["LogfileProbe", "command_log_sources", "file_log_entries", "log_file_paths"]
 
 import glob
 import os
@@ -32,6 +32,7 @@ from botwatch.probes.base import Outcome, Probe, ProbeContext, Status, check_set
 
 if TYPE_CHECKING:
     from botwatch.config import BotConfig, LoadedConfig
+    from botwatch.logs.sources import Source
 
 _NOT_FILES = ("cmd:", "journald:", "docker:", "pm2:")
 _GLOB = set("*?[")
@@ -45,12 +46,25 @@ def file_log_entries(spec: BotConfig) -> list[str]:
 
 def log_file_paths(loaded: LoadedConfig, spec: BotConfig) -> list[str]:
     """The files a bot's ``logs`` name, resolved: globs expanded (to what exists now),
-    plain paths kept whether or not they exist yet."""
+    plain paths kept whether or not they exist yet, and the files pm2 writes for a
+    ``pm2:APP`` entry."""
+    from botwatch.logs.sources import pm2_log_paths
+
     out: list[str] = []
     for entry in file_log_entries(spec):
         path = str(loaded.resolve(entry))
         out += sorted(glob.glob(path)) if _GLOB & set(path) else [path]
+    for entry in spec.logs:
+        if entry.startswith("pm2:"):
+            out += pm2_log_paths(entry[4:].strip())
     return out
+
+
+def command_log_sources(spec: BotConfig) -> list[Source]:
+    """The ``cmd:``, ``journald:`` and ``docker:`` entries of a bot's ``logs``."""
+    from botwatch.logs.sources import parse_source
+
+    return [parse_source(e) for e in spec.logs if e.startswith(("cmd:", "journald:", "docker:"))]
 
 
 def find_from_end(f: BinaryIO, needle: bytes, size: int, limit: int) -> bool:

@@ -38,7 +38,7 @@ def _config() -> Config:
     return cfg
 
 
-HEAD = "0007"
+HEAD = "0008"
 """The newest revision this version of botwatch knows (the last script in migrations/)."""
 
 

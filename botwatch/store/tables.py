@@ -20,6 +20,7 @@ __all__ = [
     "incident_alerts",
     "incident_events",
     "incidents",
+    "log_patterns",
     "log_positions",
     "meta",
     "metadata",
@@ -303,6 +304,24 @@ log_positions = Table(
     Column("inode", BigInteger, nullable=False),
     Column("offset", BigInteger, nullable=False),
     Column("updated_at", Double, nullable=False),
+)
+
+# Every bot's error patterns as the monitor learned them: "new since yesterday" is a
+# first_seen, and the monitor seeds its miner from these texts after a restart so a
+# pattern keeps its row.
+log_patterns = Table(
+    "log_patterns",
+    metadata,
+    Column("bot", String(63), primary_key=True),
+    Column("key", String(40), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("exc_type", String(200)),
+    Column("category", String(40), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("first_seen", Double, nullable=False),
+    Column("last_seen", Double, nullable=False),
+    Column("example", Text, nullable=False),
+    Index("ix_log_patterns_first_seen", "first_seen"),
 )
 
 # Small key/number table for the rollup and retention watermarks.

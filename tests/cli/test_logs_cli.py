@@ -177,4 +177,7 @@ def test_a_bot_name_reads_its_log_files_from_the_config(tmp_path: Path, botwatch
     report = json.loads(got.stdout)
     assert report["source"].endswith("alpha.log") and report["errors"] == 6 + 2 + 1
     none = botwatch("logs", "errors", "beta", cwd=tmp_path)
-    assert none.returncode == 2 and "has no log files" in none.stderr
+    assert (
+        none.returncode == 2
+        and "has no logs in botwatch.yml: add logs: [path] to it" in none.stderr
+    )

@@ -138,3 +138,93 @@ def test_a_broken_rule_names_file_line_and_key(tmp_path: Path, botwatch: Cli) ->
     assert got.returncode != 0
     assert "botwatch.yml" in got.stderr and ":6" in got.stderr and "match" in got.stderr
     assert "not a valid regex" in got.stderr
+
+
+def test_a_bots_patterns_know_since_when_they_exist(tmp_path: Path, botwatch: Cli) -> None:
+    from botwatch.logs.known import BotPatterns
+    from botwatch.logs.record import LogRecord
+    from botwatch.store import Store
+
+    week_ago = (datetime.now(UTC) - timedelta(days=7)).timestamp()
+    old = BotPatterns("alpha")
+    old.add(LogRecord("Failed to send to user 1: Forbidden: bot was blocked by the user",
+                      "error", week_ago), week_ago)  # fmt: skip
+    rows, _ = old.take()
+    with Store.open(f"sqlite:///{tmp_path}/bw.db") as store:
+        store.log_positions.save({}, week_ago, rows)
+    now = datetime.now(UTC)
+    (tmp_path / "bot.log").write_text(
+        f"{now:%Y-%m-%d %H:%M:%S},000 - bot - ERROR - Failed to send to user 77: Forbidden: "
+        "bot was blocked by the user\n"
+        f"{now:%Y-%m-%d %H:%M:%S},000 - bot - ERROR - Out of memory: cannot allocate 512MB\n"
+    )
+    (tmp_path / "botwatch.yml").write_text(
+        f"storage: sqlite:///{tmp_path}/bw.db\nbots:\n  alpha:\n    logs: [bot.log]\n"
+    )
+    got = botwatch("logs", "errors", "alpha", "--json", cwd=tmp_path)
+    assert got.returncode == 0, got.stderr
+    by = {p["category"]: p for p in json.loads(got.stdout)["patterns"]}
+    assert by["blocked"]["known_since"] == week_ago and by["blocked"]["new"] is False
+    assert by["out_of_memory"]["known_since"] is None and by["out_of_memory"]["new"] is True
+    only_new = json.loads(botwatch("logs", "errors", "alpha", "--json", "--new",
+                                   cwd=tmp_path).stdout)["patterns"]  # fmt: skip
+    assert [p["category"] for p in only_new] == ["out_of_memory"]
+    table = botwatch("logs", "errors", "alpha", cwd=tmp_path).stdout
+    assert "known since" in table and "new" in table
+
+    stored = json.loads(botwatch("logs", "patterns", "alpha", "--json", cwd=tmp_path).stdout)
+    assert [(p["category"], p["count"]) for p in stored] == [("blocked", 1)]
+    assert json.loads(botwatch("logs", "patterns", "--since", "1d", "--json",
+                               cwd=tmp_path).stdout) == []  # fmt: skip
+    missing = botwatch("logs", "patterns", "gamma", cwd=tmp_path)
+    assert missing.returncode == 2 and "no bot 'gamma'" in missing.stderr
+
+
+JOURNALCTL = """#!/bin/sh
+echo "$@" > "$(dirname "$0")/args"
+printf '%s\\n' '{"MESSAGE":"2026-11-30 08:00:01,000 - bot - ERROR - Failed to send to user 5: Forbidden: bot was blocked by the user","PRIORITY":"6","__REALTIME_TIMESTAMP":"1764489601000000"}'
+printf '%s\\n' '{"MESSAGE":"Command: /start","PRIORITY":"6","__REALTIME_TIMESTAMP":"1764489602000000"}'
+"""
+
+
+def test_named_sources_journald_pm2_and_commands(tmp_path: Path, botwatch: Cli) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "journalctl").write_text(JOURNALCTL)
+    (bin_dir / "journalctl").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "PM2_HOME": str(tmp_path / "pm2")}
+    got = botwatch("logs", "errors", "journald:bot.service", "--json", env=env)
+    assert got.returncode == 0, got.stderr
+    [pattern] = json.loads(got.stdout)["patterns"]
+    assert pattern["category"] == "blocked"
+    assert (bin_dir / "args").read_text().split() == [
+        "-u", "bot.service", "-o", "json", "--no-pager"]  # fmt: skip
+    cmds = json.loads(botwatch("logs", "commands", "journald:bot.service", "--json",
+                               env=env).stdout)  # fmt: skip
+    assert cmds["commands"] == {"/start": 1}
+
+    (tmp_path / "pm2" / "logs").mkdir(parents=True)
+    (tmp_path / "pm2" / "logs" / "my-bot-error.log").write_text(
+        "0|my_bot  | 2026-11-30T08:00:01: ERROR:bot:Database connection failed\n")  # fmt: skip
+    got = botwatch("logs", "errors", "pm2:my_bot", "--json", env=env)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["patterns"][0]["category"] == "database"
+
+    echo = botwatch("logs", "stats", "cmd:printf 'ERROR:bot:boom\\nINFO:bot:ok\\n'", "--json",
+                    env=env)  # fmt: skip
+    assert json.loads(echo.stdout)["levels"] == {"error": 1, "info": 1}
+    missing = botwatch("logs", "errors", "cmd:no-such-tool --follow", env=env)
+    assert missing.returncode == 2
+    assert "no-such-tool not found: it must be installed and on PATH" in missing.stderr
+
+
+def test_a_misspelt_source_in_the_config_names_file_line_and_key(
+    tmp_path: Path, botwatch: Cli
+) -> None:
+    (tmp_path / "botwatch.yml").write_text(
+        "bots:\n  alpha:\n    logs:\n      - bot.log\n      - 'jornald:alpha.service'\n"
+    )
+    got = botwatch("logs", "errors", "alpha", cwd=tmp_path)
+    assert got.returncode == 2
+    assert "botwatch.yml" in got.stderr and "logs" in got.stderr
+    assert "unknown log source 'jornald:'" in got.stderr

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from botwatch.clock import ManualClock
 from botwatch.config import load_config
@@ -155,3 +159,128 @@ alerting: {{interval: 1s}}
     finally:
         await m.close()
         await store.close()
+
+
+async def test_error_patterns_are_kept_per_bot_across_restarts(tmp_path: Path) -> None:
+    log = tmp_path / "bot.log"
+    log.write_text("")
+    (tmp_path / "botwatch.yml").write_text("""
+storage: sqlite:///bw.db
+bots:
+  alpha:
+    logs: [bot.log]
+    checks: {disk: {enabled: false}, logs: {enabled: false}}
+""")
+    loaded = load_config(tmp_path / "botwatch.yml", env={})
+    clock = ManualClock(start=time.time())
+    store = Store.open(loaded.storage_url, clock=clock)
+    await store.start()
+    t0 = clock.time()
+
+    async def run_once(lines: list[str]) -> None:
+        m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+        try:
+            await m.restore()
+            clock.advance(11)
+            await m.tick()
+            await m.wait_background()
+            with log.open("a") as f:
+                f.writelines(lines)
+            clock.advance(11)
+            await m.tick()
+            await m.wait_background()
+        finally:
+            await m.close()
+            await store.flush()
+
+    await run_once([line(i, "ERROR", f"Failed to send to user {500 + i}: Forbidden: bot was "
+                                    "blocked by the user") for i in range(4)]
+                   + [line(9, "ERROR", "Database connection failed: timeout after 5s")])  # fmt: skip
+    stored = {p.category: p for p in store.log_positions.patterns("alpha")}
+    assert stored["blocked"].count == 4 and stored["database"].count == 1
+    assert (
+        stored["blocked"].text
+        == "Failed to send to user <*>: Forbidden: bot was blocked by the user"
+    )
+    new = store.events(t0, kind="log_pattern_new", bot="alpha")
+    assert len(new) == 2 and "new error pattern" in new[0].message
+
+    # After a restart the same kind of error (other ids) joins its row: no new pattern.
+    await run_once([line(20, "ERROR", "Failed to send to user 999: Forbidden: bot was blocked by the user"),
+                    line(21, "ERROR", "Out of memory: cannot allocate 512MB")])  # fmt: skip
+    again = {p.category: p for p in store.log_positions.patterns("alpha")}
+    assert len(again) == 3
+    assert again["blocked"].count == 5 and again["blocked"].key == stored["blocked"].key
+    assert [e.message for e in store.events(t0, kind="log_pattern_new", bot="alpha")][2:] == [
+        "new error pattern: Out of memory: cannot allocate <*>"
+    ]
+    # First seen is the record's own time: "new since" the second run's lines.
+    recent = store.log_positions.patterns(
+        "alpha", since=datetime(2026, 11, 30, 8, 0, 20, tzinfo=UTC).timestamp()
+    )
+    assert [p.category for p in recent] == ["out_of_memory"]
+    await store.close()
+
+
+JOURNALCTL = """#!/bin/sh
+echo "$@" >> "$(dirname "$0")/args"
+printf '%s\\n' '{"MESSAGE":"2026-11-30 08:00:01,000 - bot - ERROR - Database connection failed","PRIORITY":"3","__REALTIME_TIMESTAMP":"1764489601000000"}'
+printf '%s\\n' '{"MESSAGE":"2026-11-30 08:00:02,000 - bot - INFO - Command: /start","PRIORITY":"6","__REALTIME_TIMESTAMP":"1764489602500000"}'
+exec sleep 60
+"""
+
+
+async def test_a_journald_unit_is_followed_and_resumed_from_its_last_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "journalctl").write_text(JOURNALCTL)
+    (bin_dir / "journalctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "botwatch.yml").write_text("""
+storage: sqlite:///bw.db
+bots:
+  alpha:
+    logs: ["journald:alpha.service"]
+    checks: {disk: {enabled: false}}
+""")
+    loaded = load_config(tmp_path / "botwatch.yml", env={})
+    clock = ManualClock(start=time.time())
+    store = Store.open(loaded.storage_url, clock=clock)
+    await store.start()
+
+    async def until_read(m: Monitor) -> None:
+        for _ in range(400):  # a real child: give it time to start and print
+            clock.advance(1.1)
+            await m.tick()
+            await m.wait_background()
+            if m.logs.lines >= 2:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"journalctl stand-in never read: {m.logs.errors()}")
+
+    m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+    try:
+        await m.restore()
+        await until_read(m)
+        clock.advance(11)
+        await m.tick()
+        await m.wait_background()
+        await store.flush()
+        assert latest(store, "log_lines_total", bot="alpha", level="error") == 1
+        assert latest(store, "log_commands_total", bot="alpha", command="/start") == 1
+    finally:
+        await m.close()
+    first = (bin_dir / "args").read_text().splitlines()
+    assert first == ["-u alpha.service -o json --no-pager --follow --lines=0"]
+
+    # Restarted, it asks journald for what came since the last entry it read.
+    again = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+    try:
+        await again.restore()
+        await until_read(again)
+    finally:
+        await again.close()
+        await store.close()
+    assert (bin_dir / "args").read_text().splitlines()[1].endswith("--since @1764489602")

@@ -43,6 +43,7 @@ def test_open_migrates_to_head(store_url: str) -> None:
             "incident_alerts",
             "incident_events",
             "incidents",
+            "log_patterns",
             "log_positions",
             "meta",
             "notifications",

@@ -1,0 +1,111 @@
+"""A bot's error patterns as the store keeps them, across restarts of the monitor.
+
+The miner is seeded with the stored templates first, so after a restart the same
+messages join the same patterns and keep their rows (a template's ``<*>`` matches
+whatever a new message has there). Each pattern's row is keyed by a hash of the text
+it was first stored with; later widening changes the text, not the key.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MAX_PATTERNS", "BotPatterns", "pattern_key"]
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botwatch.logs.categories import categorize
+from botwatch.logs.patterns import example_of
+from botwatch.logs.record import LogRecord
+from botwatch.logs.templates import TemplateMiner
+
+if TYPE_CHECKING:
+    from botwatch.store.logpos import StoredPattern
+
+MAX_PATTERNS = 5_000
+"""Patterns kept per bot; past it new ones are counted under one overflow row, so a
+bot that logs endless unique garbage cannot fill the store."""
+OVERFLOW = "overflow"
+
+
+def pattern_key(text: str, exc_type: str | None) -> str:
+    """The stored key of a pattern first seen as ``text`` (with ``exc_type``)."""
+    return hashlib.sha1(f"{text}\0{exc_type or ''}".encode()).hexdigest()
+
+
+@dataclass
+class _Pending:
+    text: str
+    exc_type: str | None
+    category: str
+    count: int
+    first_seen: float
+    last_seen: float
+    example: str
+
+
+class BotPatterns:
+    """Error records of one bot → pattern rows to add to the store."""
+
+    def __init__(self, bot: str, stored: Iterable[StoredPattern] = ()) -> None:
+        self.bot = bot
+        self.miner = TemplateMiner()
+        self.keys: dict[tuple[int, str | None], str] = {}
+        self.known: set[str] = set()
+        for s in stored:
+            t = self.miner.add(s.text)
+            self.keys.setdefault((t.id, s.exc_type), s.key)
+            self.known.add(s.key)
+        self.pending: dict[str, _Pending] = {}
+        self.new: list[_Pending] = []
+        """Patterns first seen since the last ``take()`` (for events)."""
+
+    def add(self, rec: LogRecord, now: float) -> None:
+        """Count one error record."""
+        t = self.miner.add(rec.message.split("\n", 1)[0])
+        ident = (t.id, rec.exc_type)
+        key = self.keys.get(ident)
+        if key is None:
+            key = pattern_key(t.text, rec.exc_type) if len(self.keys) < MAX_PATTERNS else OVERFLOW
+            self.keys[ident] = key
+        ts = rec.ts if rec.ts is not None else now
+        p = self.pending.get(key)
+        if p is None:
+            example = example_of(rec)
+            text = t.text if key != OVERFLOW else "(more patterns than botwatch keeps)"
+            p = self.pending[key] = _Pending(
+                text, rec.exc_type, categorize(example, t.text, rec.exc_type).name, 0, ts, ts,
+                example,
+            )  # fmt: skip
+            if key not in self.known:
+                self.known.add(key)
+                self.new.append(p)
+        else:
+            p.text = t.text if key != OVERFLOW else p.text
+            p.first_seen = min(p.first_seen, ts)
+            p.last_seen = max(p.last_seen, ts)
+        p.count += 1
+
+    def take(self) -> tuple[list[dict[str, Any]], list[_Pending]]:
+        """The rows to add to the store since the last call, and the new patterns."""
+        rows = [{"bot": self.bot, "key": k, "text": p.text, "exc_type": p.exc_type,
+                 "category": p.category, "count": p.count, "first_seen": p.first_seen,
+                 "last_seen": p.last_seen, "example": p.example}
+                for k, p in self.pending.items()]  # fmt: skip
+        new = self.new
+        self.pending, self.new = {}, []
+        return rows, new
+
+    def give_back(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Rows ``take()`` gave that could not be saved: counted again at the next save."""
+        for r in rows:
+            p = self.pending.get(r["key"])
+            if p is None:
+                self.pending[r["key"]] = _Pending(r["text"], r["exc_type"], r["category"],
+                                                  r["count"], r["first_seen"], r["last_seen"],
+                                                  r["example"])  # fmt: skip
+            else:
+                p.count += r["count"]
+                p.first_seen = min(p.first_seen, r["first_seen"])
+                p.last_seen = max(p.last_seen, r["last_seen"])
