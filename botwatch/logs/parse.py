@@ -31,13 +31,21 @@ class LogParser:
         """Lines no format understood and that continued nothing."""
         self.blank = 0
         self.unwrapper = Unwrapper()
+        self.held: LogRecord | None = None
+        """The last record of a ``hold`` call, waiting for its continuation lines."""
         self.last_ts: float | None = None
         """The newest time seen: lines without one get it (across calls, as
         ``error_blocks`` hands over a source in pieces)."""
 
-    def records(self, lines: Iterable[str], first_line: int = 1) -> Iterator[LogRecord]:
+    def records(
+        self, lines: Iterable[str], first_line: int = 1, *, hold: bool = False
+    ) -> Iterator[LogRecord]:
         """Parse ``lines`` (without their newlines); records come out as each is
-        complete (a record is complete when the next one starts)."""
+        complete (a record is complete when the next one starts).
+
+        ``hold``: keep the last record back (``held``) for the next call, whose first
+        lines may continue it — a follower's read can end in the middle of a
+        traceback; ``flush()`` gives it up when no more lines came."""
         it = iter(lines)
         if self.fmt is None:
             head = []
@@ -51,7 +59,7 @@ class LogParser:
             source: Iterable[str] = _chain(head, it)
         else:
             source = it
-        pending: LogRecord | None = None
+        pending, self.held = self.held, None
         n = first_line - 1
         for raw in source:
             n += 1
@@ -97,7 +105,15 @@ class LogParser:
                 yield pending
             pending = rec
         if pending is not None:
-            yield pending
+            if hold:
+                self.held = pending
+            else:
+                yield pending
+
+    def flush(self) -> list[LogRecord]:
+        """The record ``records(hold=True)`` kept back, if any: no more lines came."""
+        held, self.held = self.held, None
+        return [held] if held is not None else []
 
     def _parse(self, line: str) -> LogRecord | None:
         if self.fmt is not None:

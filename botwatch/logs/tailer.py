@@ -222,15 +222,19 @@ class LogTailer:
             self._scan()
         for src in self.sources.values():
             raw = src.follower.poll()
-            if not raw:
+            if not raw and src.parser.held is None:
                 continue
+            # The last record waits one read for its continuation lines (a traceback
+            # written across two reads stays one record); a quiet read releases it.
+            records = (src.parser.records([decode(r) for r in raw], hold=True) if raw
+                       else src.parser.flush())  # fmt: skip
             self.lines += len(raw)
             stats = self.stats[src.bot]
             second = float(int(now))
             if not stats.recent or stats.recent[-1][0] != second:
                 stats.recent.append([second, 0.0, 0.0, 0.0])
             bucket = stats.recent[-1]
-            for rec in src.parser.records([decode(r) for r in raw]):
+            for rec in records:
                 self._record(stats, bucket, rec, now)
         return self.samples(now)
 
@@ -262,7 +266,8 @@ class LogTailer:
             requests = sum(b[2] for b in stats.recent) or sum(b[3] for b in stats.recent)
             values = {"log_rate_limit_events_total": float(stats.rate_limited)}
             if requests:
-                values["log_error_ratio"] = errors / requests
+                # More errors than request lines (a bot that logs few of them) is "all".
+                values["log_error_ratio"] = min(1.0, errors / requests)
             out.append(SampleGroup({"bot": bot}, now, values))
             for level in ("debug", "info", "warning", "error", "critical", "unknown"):
                 if level in stats.levels or level in ("error", "warning"):
@@ -300,6 +305,18 @@ class LogTailer:
             if pos is not None:
                 out[path] = (pos.inode, pos.offset)
         return out
+
+    def drain(self, now: float) -> list[SampleGroup]:
+        """Count the records still held back (before a last save of positions: their
+        lines were read); the series as of ``now``."""
+        for src in self.sources.values():
+            held = src.parser.flush()
+            if held:
+                stats = self.stats[src.bot]
+                stats.recent.append([float(int(now)), 0.0, 0.0, 0.0])
+                for rec in held:
+                    self._record(stats, stats.recent[-1], rec, now)
+        return self.samples(now)
 
     def close(self) -> None:
         """Close every file."""

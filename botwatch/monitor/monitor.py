@@ -442,6 +442,8 @@ class Monitor:
             return
         self._logs_closed = True
         if self.logs.sources:
+            samples = self.logs.drain(self.clock.time())
+            self.store.write(samples=samples)
             await self._save_log_positions()
         self.logs.close()
 

@@ -65,6 +65,7 @@ alerting: {interval: 1s}
             f.write(line(110, "ERROR", "HTTP error 429: Too Many Requests: retry after 5"))
             f.write(line(111, "ERROR", "Failed to send to user 1: Forbidden"))
         await step(m)
+        await step(m)  # the last record waits one read for continuation lines
         assert latest(store, "log_lines_total", bot="alpha", level="error") == 2
         assert latest(store, "log_lines_total", bot="alpha", level="info") == 3
         assert latest(store, "log_rate_limit_events_total", bot="alpha") == 1
@@ -80,6 +81,7 @@ alerting: {interval: 1s}
     again = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
     try:
         await again.restore()
+        await step(again)
         await step(again)
         assert latest(store, "log_lines_total", bot="alpha", level="error") == 3
         with log.open("a") as f:
@@ -138,6 +140,7 @@ alerting: {{interval: 1s}}
             f.write(line(21, "INFO", "Message sent to user 7"))
             f.write(line(22, "WARNING", "Failed auth attempt from user 4242"))
         await step()
+        await step()  # the last record waits one read for continuation lines
         assert (
             latest(store, "log_latency_seconds", bot="alpha", name="update", quantile="0.5") == 0.06
         )
