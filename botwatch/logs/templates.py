@@ -17,6 +17,7 @@ from __future__ import annotations
 
 __all__ = ["MAX_MESSAGE", "Template", "TemplateMiner"]
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -65,6 +66,8 @@ class TemplateMiner:
         self.templates: list[Template] = []
         self._root = _Node()
         self._cache: dict[str, Template] = {}
+        self._shapes: dict[bytes, Template] = {}
+        """Messages by their digits' shape (``add``): repeats skip masking too."""
 
     def __len__(self) -> int:
         return len(self.templates)
@@ -74,7 +77,16 @@ class TemplateMiner:
 
     def add(self, message: str) -> Template:
         """The template ``message`` belongs to (created or widened as needed)."""
-        toks = tokens(message[:MAX_MESSAGE])
+        text = message[:MAX_MESSAGE]
+        # Messages that differ only in their digits (ids, counts, times) mask alike —
+        # unless masking kept a digit (a status code, SOCKS5): then the digits matter,
+        # and the message is not remembered by this key.
+        shape = text.encode("utf-8", "surrogatepass").translate(_SHAPE)
+        t = self._shapes.get(shape)
+        if t is not None:
+            t.count += 1
+            return t
+        toks = tokens(text)
         key = " ".join(toks)
         t = self._cache.get(key)
         if t is None:
@@ -84,6 +96,10 @@ class TemplateMiner:
             self._cache[key] = t
             if not t.example:
                 t.example = message
+        if not _HAS_DIGIT.search(key):
+            if len(self._shapes) >= self.max_cache:
+                self._shapes.clear()
+            self._shapes[shape] = t
         t.count += 1
         return t
 
@@ -134,10 +150,15 @@ class TemplateMiner:
                     wild += 1
                 elif a == b:
                     same += 1
-            score = same / n if n else 1.0
-            if score > best_score or (score == best_score and best is not None
-                                      and wild > best.tokens.count(WILDCARD)):  # fmt: skip
-                best, best_score = t, score
+                elif _CODE.search(a) and _CODE.search(b):
+                    # Two status codes masking kept: 429 is not 500, however alike the
+                    # rest of the message is.
+                    break
+            else:
+                score = same / n if n else 1.0
+                if score > best_score or (score == best_score and best is not None
+                                          and wild > best.tokens.count(WILDCARD)):  # fmt: skip
+                    best, best_score = t, score
         if best is not None and best_score >= self.similarity:
             return best
         return None
@@ -155,6 +176,14 @@ class TemplateMiner:
             if a != b and a != WILDCARD:
                 t.tokens[i] = WILDCARD
         return t
+
+
+# A message's shape: every ASCII digit as its class — 1 to 5 (which may start a status
+# code masking keeps) or the others — so two messages of one shape mask alike.
+_SHAPE = bytes.maketrans(b"0123456789", b"0111110000")
+_HAS_DIGIT = re.compile(r"\d")
+_CODE = re.compile(r"(?<!\d)[1-5]\d\d(?!\d)")
+"""A status code in a token masking kept (``429:``, ``status=404``, ``(500)``)."""
 
 
 def _variable(tok: str) -> bool:
