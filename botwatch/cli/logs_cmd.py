@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
+from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
@@ -33,12 +34,13 @@ from botwatch.logs.errors import ErrorScan, Window, scan_errors
 from botwatch.logs.follow import Follower, Position
 from botwatch.logs.formats import Format, user_format
 from botwatch.logs.parse import LogParser
-from botwatch.logs.patterns import Pattern
+from botwatch.logs.patterns import ErrorPatterns, Pattern
 from botwatch.logs.read import LineReader, decode
 from botwatch.logs.record import LEVELS, LogRecord
 from botwatch.logs.secrets import scan_secrets
 
 if TYPE_CHECKING:
+    from botwatch.logs.live import LiveSource
     from botwatch.logs.sources import Source
 
 logs_app = typer.Typer(
@@ -216,6 +218,19 @@ def logs_errors(
             "pattern id, to check the grouping line by line.",
         ),
     ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Keep the table up to date as the logs grow "
+            "(a pipe: as lines come), until Ctrl-C; with --json, one line per "
+            "new error.",
+        ),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds between looks when following.")
+    ] = 1.0,
     new: Annotated[
         bool,
         typer.Option(
@@ -243,6 +258,21 @@ def logs_errors(
     window = Window(_time(since, "--since", tz), _time(until, "--until", tz))
     names = _sources(source, config)
     known = _known(source, config) if not records else None
+    if follow:
+        if records:
+            fail("--records reads a log once; leave out --follow")
+        from botwatch.cli.logs_follow import follow_errors
+
+        def render(patterns: ErrorPatterns, lines: int) -> Group:
+            found = patterns.top()
+            head = (f"[bold]{escape(source)}[/] (following): {lines:,} lines, "
+                    f"{patterns.records:,} error records in {len(found):,} patterns")  # fmt: skip
+            return _report(head, found, top, tz, compared=window.since is not None,
+                           since_col=known is not None, day_ago=time.time() - 86400)  # fmt: skip
+
+        follow_errors(names, fmt=line_format, tz=tz, level=level, window=window, grep=pattern,
+                      as_json=as_json, interval=interval, render=render, known=known)  # fmt: skip
+        return
     scans: list[tuple[str, ErrorScan]] = []
     on_record = None
     if records:
@@ -326,32 +356,8 @@ def _render(
             f"error records in {len(found):,} patterns")  # fmt: skip
     if scan.format:
         head += f" [dim](format: {scan.format})[/]"
-    console.print(head)
-    if not found:
-        console.print("[green]✓[/] no errors")
-    else:
-        table = Table(show_edge=False, pad_edge=False)
-        cols = ["#", "count", "pattern", "category", "first", "last", "trend"]
-        for col in cols + (["known since"] if since_col else []):
-            table.add_column(col, overflow="fold")
-        for p in found[:top]:
-            row = [str(p.id), f"{p.count:,}", escape(p.text), p.category.title,
-                   _when(p.first_seen, tz), _when(p.last_seen, tz), _trend(p, compared)]  # fmt: skip
-            if since_col:
-                row.append("[red]new[/]" if _is_new(p, day_ago, stored=True)
-                           else _when(p.known_since, tz))  # fmt: skip
-            table.add_row(*row)
-        console.print(table)
-        if len(found) > top:
-            console.print(f"[dim]…and {len(found) - top} more patterns (--top)[/]")
-        seen: list[str] = []
-        for p in found[:top]:
-            c = p.category
-            if c.name != "other" and c.name not in seen:
-                seen.append(c.name)
-                extra = (f" (retry_after up to {format_duration(p.retry_after)})"
-                         if p.retry_after else "")  # fmt: skip
-                console.print(f"[bold]{c.title}[/]{extra}: {c.action}")
+    console.print(_report(head, found, top, tz, compared=compared, since_col=since_col,
+                          day_ago=day_ago))  # fmt: skip
     problems = []
     if scan.unparsed:
         problems.append(f"{scan.unparsed:,} lines in no known format (counted as they are)")
@@ -359,6 +365,40 @@ def _render(
         problems.append(f"{scan.cut:,} lines over 16 MB cut")
     for problem in problems:
         console.print(f"[yellow]![/] {problem}")
+
+
+def _report(
+    head: str, found: list[Pattern], top: int, tz: ZoneInfo, *, compared: bool,
+    since_col: bool, day_ago: float,
+) -> Group:  # fmt: skip
+    """The headline, the table of patterns and each category's advice."""
+    parts: list[RenderableType] = [head]
+    if not found:
+        parts.append("[green]✓[/] no errors")
+        return Group(*parts)
+    table = Table(show_edge=False, pad_edge=False)
+    cols = ["#", "count", "pattern", "category", "first", "last", "trend"]
+    for col in cols + (["known since"] if since_col else []):
+        table.add_column(col, overflow="fold")
+    for p in found[:top]:
+        row = [str(p.id), f"{p.count:,}", escape(p.text), p.category.title,
+               _when(p.first_seen, tz), _when(p.last_seen, tz), _trend(p, compared)]  # fmt: skip
+        if since_col:
+            row.append("[red]new[/]" if _is_new(p, day_ago, stored=True)
+                       else _when(p.known_since, tz))  # fmt: skip
+        table.add_row(*row)
+    parts.append(table)
+    if len(found) > top:
+        parts.append(f"[dim]…and {len(found) - top} more patterns (--top)[/]")
+    seen: list[str] = []
+    for p in found[:top]:
+        c = p.category
+        if c.name != "other" and c.name not in seen:
+            seen.append(c.name)
+            extra = (f" (retry_after up to {format_duration(p.retry_after)})"
+                     if p.retry_after else "")  # fmt: skip
+            parts.append(f"[bold]{c.title}[/]{extra}: {c.action}")
+    return Group(*parts)
 
 
 @logs_app.command("secrets")
@@ -413,7 +453,9 @@ def _show(rec: LogRecord, as_json: bool) -> None:
 
 @logs_app.command("tail")
 def logs_tail(
-    source: Annotated[str, typer.Argument(help="A log file.")],
+    source: Annotated[
+        str, typer.Argument(help="A log file, a bot, journald:UNIT, docker:NAME, cmd:…, or -.")
+    ],
     lines: Annotated[int, typer.Option("-n", "--lines", help="Records shown first.")] = 10,
     follow: Annotated[
         bool,
@@ -435,9 +477,9 @@ def logs_tail(
         pattern = re.compile(grep) if grep else None
     except re.error as e:
         fail(f"--grep: not a valid regex: {e}")
-    names = _sources(source) if source != "-" else []
+    names = _sources(source)
     if len(names) != 1:
-        fail("tail takes one log file (`botwatch logs errors -` reads a pipe)")
+        fail(f"tail takes one log; {source!r} names {len(names)} ({', '.join(names)})")
     name = names[0]
     floor = LEVELS.index(level)
 
@@ -447,30 +489,46 @@ def logs_tail(
         return pattern is None or bool(pattern.search(rec.message))
 
     parser = LogParser()
-    last: deque[LogRecord] = deque(maxlen=max(lines, 0))
-    with open(name, "rb") as stream:
-        reader = LineReader(stream)
-        for rec in parser.records(reader.lines_of()):
-            if wanted(rec):
-                last.append(rec)
-        size = stream.tell()
-        inode = os.fstat(stream.fileno()).st_ino
-    for rec in last:
-        _show(rec, as_json)
-    if not follow:
+    follower: LiveSource
+    if Path(name).is_file() and name != "-":
+        last: deque[LogRecord] = deque(maxlen=max(lines, 0))
+        with open(name, "rb") as stream:
+            for rec in parser.records(LineReader(stream).lines_of()):
+                if wanted(rec):
+                    last.append(rec)
+            size = stream.tell()
+            inode = os.fstat(stream.fileno()).st_ino
+        for rec in last:
+            _show(rec, as_json)
+        if not follow:
+            return
+        follower = Follower(name, position=Position(inode, size))
+    elif not follow:
+        # A pipe or a command, read once: its last records.
+        last = deque(maxlen=max(lines, 0))
+        with _open(name, None) as (piped, _):
+            for rec in parser.records(LineReader(piped).lines_of()):
+                if wanted(rec):
+                    last.append(rec)
+        for rec in last:
+            _show(rec, as_json)
         return
-    follower = Follower(name, position=Position(inode, size))
-    first_line = reader.lines + 1
+    else:
+        # Followed from now (a pipe: as its lines come; it ends when the pipe does).
+        from botwatch.logs.live import live_source
+
+        follower = live_source(name)
     try:
         while True:
-            new = [decode(raw) for raw in follower.poll()]
-            if new:
-                # Records end when the next one starts; in follow mode each is shown as
-                # soon as its first lines are in (a traceback follows in one poll).
-                for rec in parser.records(new, first_line):
-                    if wanted(rec):
-                        _show(rec, as_json)
-                first_line += len(new)
+            raw = follower.poll()
+            # A record is shown once the next one starts, or after a quiet look (its
+            # traceback's lines come with it).
+            recs = parser.records([decode(r) for r in raw], hold=True) if raw else parser.flush()
+            for rec in recs:
+                if wanted(rec):
+                    _show(rec, as_json)
+            if getattr(follower, "eof", False) and parser.held is None:
+                break
             time.sleep(interval)
     except KeyboardInterrupt:
         pass
