@@ -1,11 +1,11 @@
-"""``botwatch logs errors SOURCE --follow``: the pattern table kept up to date as the
-sources grow (files from their start, then as they are written; a pipe as it comes;
-``journald:``/``docker:`` from ``--since``), until Ctrl-C. With ``--json``, one line
-per new error record with its pattern, for other tools to read."""
+"""``--follow`` for ``botwatch logs errors|stats|latency|commands|delivery|security``: the
+sources read as they grow (files from their start, then as they are written; a pipe as
+it comes; ``journald:``/``docker:`` from ``--since``) and the view kept up to date
+until Ctrl-C — or until every source is a pipe that has ended."""
 
 from __future__ import annotations
 
-__all__ = ["follow_errors"]
+__all__ = ["follow", "follow_errors"]
 
 import json
 import re
@@ -27,6 +27,58 @@ from botwatch.logs.read import decode
 from botwatch.logs.record import LEVELS, LogRecord
 
 
+def follow(
+    names: list[str],
+    take: Callable[[str, LogRecord], bool],
+    view: Callable[[int], RenderableType] | None,
+    *,
+    fmt: Format | None,
+    tz: tzinfo,
+    since: float | None,
+    interval: float,
+    on_change: Callable[[], None] | None = None,
+) -> None:
+    """Read ``names`` as they grow; every record goes to ``take(name, record)`` (True:
+    it changed something). ``view(lines read)`` is drawn live and redrawn after each
+    look that changed something (None: nothing drawn); ``on_change`` runs then too."""
+    sources: list[tuple[str, LiveSource, LogParser]] = [
+        (n, live_source(n, since=since), LogParser(fmt, tz=tz)) for n in names
+    ]
+    lines = drawn = 0
+    live = Live(view(0), console=console, auto_refresh=False) if view is not None else None
+    try:
+        if live is not None:
+            live.start()
+        while True:
+            changed = False
+            for name, src, parser in sources:
+                raw = src.poll()
+                lines += len(raw)
+                # A record waits one look for its continuation lines (a traceback).
+                recs = (parser.records([decode(r) for r in raw], hold=True) if raw
+                        else parser.flush())  # fmt: skip
+                for rec in recs:
+                    changed = take(name, rec) or changed
+            if live is not None and view is not None and (changed or lines != drawn):
+                live.update(view(lines), refresh=True)  # the headline counts lines too
+                drawn = lines
+            if changed and on_change is not None:
+                on_change()
+            if all(getattr(src, "eof", False) and parser.held is None
+                   for _, src, parser in sources):  # fmt: skip
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if live is not None:
+            live.stop()
+            if not console.is_terminal:
+                console.line()  # Live ends a terminal's last line itself, not a file's
+        for _, src, _ in sources:
+            src.close()
+
+
 def follow_errors(
     names: list[str],
     *,
@@ -40,17 +92,12 @@ def follow_errors(
     render: Callable[[ErrorPatterns, int], RenderableType],
     known: list[tuple[str, str | None, float]] | None = None,
 ) -> None:
-    """Follow ``names`` and keep the errors' pattern table up to date (``render``, given
-    the patterns and the lines read) until Ctrl-C — or until every source is a pipe
-    that has ended (it will not grow again)."""
+    """``errors --follow``: the pattern table (``render``, given the patterns and the
+    lines read) kept up to date; with ``as_json``, one line per new error record."""
     floor = LEVELS.index(level)
     patterns = ErrorPatterns(tz=tz)
     if known is not None:
         patterns.seed(known)
-    sources: list[tuple[str, LiveSource, LogParser]] = [
-        (n, live_source(n, since=window.since), LogParser(fmt, tz=tz)) for n in names
-    ]
-    lines = 0
     out = sys.stdout
 
     def take(name: str, rec: LogRecord) -> bool:
@@ -69,29 +116,5 @@ def follow_errors(
             out.flush()
         return True
 
-    live = None if as_json else Live(render(patterns, 0), console=console, auto_refresh=False)
-    try:
-        if live is not None:
-            live.start()
-        while True:
-            changed = False
-            for name, src, parser in sources:
-                raw = src.poll()
-                lines += len(raw)
-                recs = (parser.records([decode(r) for r in raw], hold=True) if raw
-                        else parser.flush())  # fmt: skip
-                for rec in recs:
-                    changed = take(name, rec) or changed
-            if live is not None and (changed or lines):
-                live.update(render(patterns, lines), refresh=True)
-            if all(getattr(src, "eof", False) and parser.held is None
-                   for _, src, parser in sources):  # fmt: skip
-                break
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if live is not None:
-            live.stop()
-        for _, src, _ in sources:
-            src.close()
+    follow(names, take, None if as_json else (lambda lines: render(patterns, lines)),
+           fmt=fmt, tz=tz, since=window.since, interval=interval)  # fmt: skip

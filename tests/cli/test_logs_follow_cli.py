@@ -97,3 +97,20 @@ def test_a_pipe_is_read_in_whole_lines_without_blocking() -> None:
     finally:
         s.close()
         os.close(r)
+
+
+def test_reports_follow_a_growing_file(tmp_path: Path) -> None:
+    log = tmp_path / "bot.log"
+    log.write_text(
+        "2026-11-30 08:00:01,000 - bot - INFO - Notifications sent: 9 success, 1 failed\n"
+    )
+    with botwatch("logs", "delivery", str(log), "--follow", "--json", "--interval", "0.05") as proc:
+        assert read_json_line(proc)["delivery"]["rate"] == 0.9
+        with log.open("a") as f:
+            f.write(
+                "2026-11-30 14:00:01,000 - bot - INFO - Notifications sent: 10 success, 0 failed\n"
+            )
+        now = read_json_line(proc)["delivery"]
+        assert now["success"] == 19 and now["rate"] == 0.95 and len(now["runs"]) == 2
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
