@@ -67,6 +67,30 @@ def _time(value: str | None, what: str, tz: ZoneInfo) -> float | None:
     return (dt if dt.tzinfo else dt.replace(tzinfo=tz)).timestamp()
 
 
+def _options(
+    tz_name: str, grep: str | None, fmt: str | None, since: str | None, until: str | None
+) -> tuple[ZoneInfo, re.Pattern[str] | None, Format | None, Window]:
+    """The options every ``logs`` command shares, checked: exit 2 saying what is wrong."""
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--tz: unknown time zone {tz_name!r}")
+    try:
+        pattern = re.compile(grep) if grep else None
+    except re.error as e:
+        fail(f"--grep: not a valid regex: {e}")
+    try:
+        line_format = user_format(fmt) if fmt else None
+    except ConfigError as e:
+        fail("; ".join(str(i) for i in e.issues))
+    return (
+        tz,
+        pattern,
+        line_format,
+        Window(_time(since, "--since", tz), _time(until, "--until", tz)),
+    )
+
+
 def _sources(source: str, config: Path = DEFAULT_PATH) -> list[str]:
     """``-``, a glob, a file, a named source (``cmd:…``, ``journald:UNIT``,
     ``docker:NAME``, ``pm2:APP``) — or a bot of the config (its ``logs:``)."""
@@ -243,19 +267,7 @@ def logs_errors(
     """Group a log's errors into patterns: count, first/last seen, category, advice."""
     if level not in LEVELS:
         fail(f"--level must be one of {', '.join(LEVELS)}, not {level!r}")
-    try:
-        tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        fail(f"--tz: unknown time zone {tz_name!r}")
-    try:
-        pattern = re.compile(grep) if grep else None
-    except re.error as e:
-        fail(f"--grep: not a valid regex: {e}")
-    try:
-        line_format: Format | None = user_format(fmt) if fmt else None
-    except ConfigError as e:
-        fail("; ".join(str(i) for i in e.issues))
-    window = Window(_time(since, "--since", tz), _time(until, "--until", tz))
+    tz, pattern, line_format, window = _options(tz_name, grep, fmt, since, until)
     names = _sources(source, config)
     known = _known(source, config) if not records else None
     if follow:
@@ -403,13 +415,16 @@ def _report(
 
 @logs_app.command("secrets")
 def logs_secrets(
-    source: Annotated[str, typer.Argument(help="A log file, a glob, or - for stdin.")],
+    source: Annotated[
+        str, typer.Argument(help="A bot (its logs:), a log file, a glob, a named source, or -.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    config: ConfigOption = DEFAULT_PATH,
 ) -> None:
     """Find secrets leaked into logs (bot tokens, API keys, passwords in URLs), shown
     redacted. Exit 1 when any is found."""
     found_any = False
-    for name in _sources(source):
+    for name in _sources(source, config):
         with _open(name, None) as (stream, _):
             scan = scan_secrets(stream)
         found_any = found_any or bool(scan.findings)

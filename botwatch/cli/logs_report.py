@@ -18,11 +18,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail
-from botwatch.cli.logs_cmd import _open, _progress, _sources, _time, logs_app
-from botwatch.errors import ConfigError
+from botwatch.cli.logs_cmd import _open, _options, _progress, _sources, _time, logs_app
 from botwatch.logs.errors import Window
 from botwatch.logs.extract import Extractors
-from botwatch.logs.formats import Format, user_format
+from botwatch.logs.formats import Format
 from botwatch.logs.record import LogRecord
 from botwatch.logs.stats import LogStats, analyze
 
@@ -64,19 +63,7 @@ def _run(
 ) -> None:  # fmt: skip
     """Read every source ``source`` names — whole, or as it grows (``follow``) — and
     show ``view`` of it, or ``part`` of it as JSON."""
-    try:
-        tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        fail(f"--tz: unknown time zone {tz_name!r}")
-    try:
-        pattern = re.compile(grep) if grep else None
-    except re.error as e:
-        fail(f"--grep: not a valid regex: {e}")
-    try:
-        line_format: Format | None = user_format(fmt) if fmt else None
-    except ConfigError as e:
-        fail("; ".join(str(i) for i in e.issues))
-    window = Window(_time(since, "--since", tz), _time(until, "--until", tz))
+    tz, pattern, line_format, window = _options(tz_name, grep, fmt, since, until)
     extractors = _extractors(config)
     names = _sources(source, config)
     if follow:

@@ -6,9 +6,9 @@ from __future__ import annotations
 __all__ = ["EXTRACT_GROUPS", "ExpectLine", "LogExtract"]
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from botwatch.config.base import ConfigModel as _Model
 from botwatch.config.units import Duration
@@ -25,12 +25,24 @@ EXTRACT_GROUPS: dict[str, tuple[tuple[str, ...], str]] = {
 """Kind → the groups (or fixed values) of which a rule needs one, and how to say so."""
 
 
+def _regex(v: str) -> str:
+    """``v`` if it compiles as a regex; else say why (pydantic adds file, line, key)."""
+    try:
+        re.compile(v)
+    except re.error as e:
+        raise ValueError(f"not a valid regex: {e}") from None
+    return v
+
+
+Regex = Annotated[str, AfterValidator(_regex)]
+
+
 class LogExtract(_Model):
     """One extraction rule: a regex with named groups that reads a kind of fact from
     log messages (see docs/logs.md)."""
 
     kind: Literal["latency", "command", "delivery", "api_error", "security", "lifecycle"]
-    match: str
+    match: Regex
     """A regex searched in each record's message; its named groups are the fields."""
     name: str | None = None
     """Latency: what is timed, when the regex has no ``name`` group."""
@@ -44,15 +56,6 @@ class LogExtract(_Model):
     """API errors: the platform, when the regex has no ``platform`` group."""
     bots: list[str] = Field(default_factory=list)
     """Only for these bots (empty: every bot)."""
-
-    @field_validator("match")
-    @classmethod
-    def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as e:
-            raise ValueError(f"not a valid regex: {e}") from None
-        return v
 
     @model_validator(mode="after")
     def _has_fields(self) -> LogExtract:
@@ -75,22 +78,13 @@ class ExpectLine(_Model):
     ["08:00", "14:00"], within: 10m}`` — it must appear within ``within`` after each
     time (in the config's time zone), or ``log_expected_missed`` turns 1."""
 
-    log: str
+    log: Regex
     """A regex (plain text works) searched in each record's message."""
     at: list[str] = Field(min_length=1)
     """Times of day, ``HH:MM``."""
     within: Duration = 600.0
     name: str | None = None
     """The ``expect`` label of its series (default: the ``log`` text)."""
-
-    @field_validator("log")
-    @classmethod
-    def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as e:
-            raise ValueError(f"not a valid regex: {e}") from None
-        return v
 
     @field_validator("at", mode="before")
     @classmethod

@@ -8,7 +8,9 @@ does that for every kind below, and never prints what it found in full.
 
 from __future__ import annotations
 
-__all__ = ["KINDS", "Finding", "SecretScan", "redact", "redact_text", "scan_secrets"]
+__all__ = [
+    "KINDS", "Finding", "SecretScan", "find_secrets", "redact", "redact_text", "scan_secrets",
+]  # fmt: skip
 
 import re
 from collections.abc import Callable
@@ -26,7 +28,9 @@ KINDS: dict[str, str] = {
     "slack_token": r"(?<!\w)xox[abposr]-[A-Za-z0-9-]{10,}",
     "stripe_key": r"(?<!\w)(?:sk|rk)_live_[A-Za-z0-9]{20,}",
     "google_api_key": r"(?<!\w)AIza[0-9A-Za-z_-]{35}",
-    "password_in_url": r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:[^\s@/]{3,}@[^\s/]+",
+    # Bounded parts: an unbounded scheme would try every start in a long run of
+    # letters (a 10 MB line) all the way to its end — quadratic.
+    "password_in_url": r"[a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^\s:/@]{1,200}:[^\s@/]{3,200}@[^\s/]+",
     "private_key": r"-----BEGIN (?:RSA |EC |OPENSSH |DSA )?PRIVATE KEY-----",
     "password_field": r"(?i:(?<![\w-])(?:password|passwd|pwd|secret|api_key|apikey|token))"
                       r"[\"']?\s*[:=]\s*[\"']?(?!\*{3})[^\s\"',;]{6,}",
@@ -52,6 +56,13 @@ def redact(value: str, kind: str) -> str:
         return f"{bot}:{secret[:2]}…{secret[-2:]}"
     keep = 4 if len(value) > 16 else 2
     return f"{value[:keep]}…{value[-2:]}"
+
+
+def find_secrets(data: bytes) -> list[tuple[str, str]]:
+    """Every secret in ``data`` (raw log bytes) as (kind, redacted value), in order."""
+    return [(m.lastgroup or "secret", redact(m.group().decode("utf-8", "replace"),
+                                             m.lastgroup or "secret"))
+            for m in _ALL.finditer(data)]  # fmt: skip
 
 
 def redact_text(text: str) -> str:

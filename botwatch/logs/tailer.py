@@ -19,7 +19,9 @@ Series (labels ``bot`` and those named):
 - ``log_api_errors_total{platform, code}``, ``log_security_events_total{event}``,
   ``log_lifecycle_events_total{event}`` (startup, shutdown, crash);
 - ``log_expected_missed{expect}`` (1: the latest scheduled slot went without the line)
-  and ``log_expected_last_seen_timestamp{expect}``.
+  and ``log_expected_last_seen_timestamp{expect}``;
+- ``log_secrets_leaked{kind}``: distinct secrets (tokens, keys, passwords in URLs) seen
+  in the bot's logs since the monitor started; each is also an event, redacted.
 
 Label values a bot controls (latency names, commands, events) are capped at
 ``MAX_KEYS`` per bot and kind; the rest count as ``other``.
@@ -53,6 +55,7 @@ from botwatch.logs.known import BotPatterns
 from botwatch.logs.parse import LogParser
 from botwatch.logs.read import decode
 from botwatch.logs.record import LogRecord
+from botwatch.logs.secrets import find_secrets
 from botwatch.logs.sources import CommandFollower
 from botwatch.series import SampleGroup
 
@@ -98,6 +101,8 @@ class _BotStats:
     """(series, labels) → a counter's value."""
     deliveries: deque[tuple[float, float, float]] = field(default_factory=deque)
     """(when read, sent, failed), the last DELIVERY_WINDOW seconds."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Distinct secrets leaked (redacted value → kind)."""
     summaries: bool = False
     """Whether the bot writes delivery summary lines (then per-message lines are not
     counted again in the ratio)."""
@@ -166,6 +171,7 @@ class LogTailer:
         self._next_scan = 0.0
         self._now = 0.0
         self.lines = 0
+        self.leaks: list[tuple[str, str, str]] = []
 
     @property
     def active(self) -> bool:
@@ -224,6 +230,8 @@ class LogTailer:
             raw = src.follower.poll()
             if not raw and src.parser.held is None:
                 continue
+            if raw:
+                self._secrets(src.bot, raw)
             # The last record waits one read for its continuation lines (a traceback
             # written across two reads stays one record); a quiet read releases it.
             records = (src.parser.records([decode(r) for r in raw], hold=True) if raw
@@ -237,6 +245,22 @@ class LogTailer:
             for rec in records:
                 self._record(stats, bucket, rec, now)
         return self.samples(now)
+
+    def _secrets(self, bot: str, raw: list[bytes]) -> None:
+        """Count the distinct secrets a bot leaked (one C-level search per read); each
+        new one becomes an event, redacted."""
+        stats = self.stats[bot]
+        for kind, redacted in find_secrets(b"\n".join(raw)):
+            if redacted in stats.secrets or len(stats.secrets) >= MAX_KEYS * 10:
+                continue
+            stats.secrets[redacted] = kind
+            stats.counts[("log_secrets_leaked", (("kind", kind),))] += 1
+            self.leaks.append((bot, kind, redacted))
+
+    def take_leaks(self) -> list[tuple[str, str, str]]:
+        """Secrets first seen since the last call: (bot, kind, redacted value)."""
+        leaks, self.leaks = self.leaks, []
+        return leaks
 
     @staticmethod
     def _record(stats: _BotStats, bucket: list[float], rec: LogRecord, now: float) -> None:

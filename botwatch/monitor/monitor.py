@@ -258,6 +258,13 @@ class Monitor:
         note every pattern seen for the first time as an event."""
         now = self.clock.time()
         rows, new = self.logs.take_patterns()
+        leaks = self.logs.take_leaks()
+        if leaks:
+            self.store.write(events=[
+                Event("log_secret_leaked", now, bot, f"{kind} leaked into the logs: {redacted}",
+                      {"kind": kind, "redacted": redacted})
+                for bot, kind, redacted in leaks
+            ])  # fmt: skip
         if new:
             self.store.write(events=[
                 Event("log_pattern_new", now, bot, f"new error pattern: {text}",

@@ -222,6 +222,13 @@ BUILTIN: tuple[BuiltinRule, ...] = (
         threshold=0.90, for_=600.0, logs=True,
     ),
     BuiltinRule(
+        "SecretInLogs", "log_secrets_leaked{{{sel}}} > 0",
+        "{{ $labels.bot }}: a {{ $labels.kind }} leaked into its logs",
+        "Anyone who reads the logs can use it: rotate it now, then stop logging it "
+        "(`botwatch logs secrets {{ $labels.bot }}` lists them, redacted).",
+        severity="critical", priority="P2", logs=True,
+    ),
+    BuiltinRule(
         "ExpectedLogMissing", "log_expected_missed{{{sel}}} == 1",
         "{{ $labels.bot }}: '{{ $labels.expect }}' was not logged on schedule",
         "The scheduled job did not run or did not finish: look at the bot's log around "

@@ -73,3 +73,23 @@ def test_garbage_and_time_travel_never_stop_it(tmp_path: Path) -> None:
     assert value(samples, "log_commands_total", bot="alpha", command="/start") == 1
     assert t.lines == 6
     t.close()
+
+
+def test_leaked_secrets_are_counted_once_each_and_only_redacted(tmp_path: Path) -> None:
+    token = "5723194461:AAHk9dX2pQ_vB7yZ3mN8rT1sU4wE6fG0hJ2"
+    t, log = tailer(tmp_path)
+    with log.open("a") as f:
+        f.write(f"2026-11-30 08:00:01,000 - bot - INFO - starting with token {token}\n")
+        f.write(f"2026-11-30 08:00:02,000 - bot - INFO - retrying with token {token}\n")
+        f.write(
+            "2026-11-30 08:00:03,000 - bot - INFO - db at postgresql://bot:hunter2secret@db/x\n"
+        )
+    samples = t.tick(1001.0)
+    assert value(samples, "log_secrets_leaked", bot="alpha", kind="telegram_token") == 1
+    assert value(samples, "log_secrets_leaked", bot="alpha", kind="password_in_url") == 1
+    leaks = t.take_leaks()
+    assert [(k, r) for _, k, r in leaks] == [
+        ("telegram_token", "5723194461:AA…J2"), ("password_in_url", "postgresql://bot:****@db")]  # fmt: skip
+    assert token not in repr(samples) + repr(leaks) and "hunter2secret" not in repr(leaks)
+    assert t.take_leaks() == []  # each reported once
+    t.close()
