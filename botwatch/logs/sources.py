@@ -82,6 +82,9 @@ _CHUNK = 64 * 1024
 
 _PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _REALTIME = re.compile(rb'"__REALTIME_TIMESTAMP"\s*:\s*"(\d+)"')
+_CURSOR = re.compile(rb'"__CURSOR"\s*:\s*"([^"]+)"')
+# ``docker logs --timestamps``: RFC 3339 with nanoseconds (trailing zeros dropped), UTC.
+_DOCKER_TS = re.compile(rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z ")
 _PM2_UNSAFE = re.compile(r"[^a-zA-Z0-9\\.\-]")
 _EXAMPLES = 'write "cmd:COMMAND", "journald:UNIT", "docker:CONTAINER", "pm2:APP" or a file path'
 
@@ -438,12 +441,13 @@ class CommandFollower:
     interface of ``follow.Follower``: ``poll()`` for new whole lines, ``close()``.
 
     The command is started on the first poll, following from now (or from the wall
-    time ``since``). Whenever it exits it is started again after ``BACKOFF_MIN``
-    seconds, doubling up to ``BACKOFF_MAX``; ``poll()`` never raises, ``last_error``
-    says what went wrong. journalctl and docker are restarted with ``--since`` the time
-    of the last line received (journald's own timestamp of the entry; for docker the
-    time it arrived, less ``DOCKER_SLACK``), so nothing is lost across a restart; the
-    lines of that last second (or two, for docker) may come again. A ``cmd:`` is just
+    time ``since``, or from ``resume``). Whenever it exits it is started again after
+    ``BACKOFF_MIN`` seconds, doubling up to ``BACKOFF_MAX``; ``poll()`` never raises,
+    ``last_error`` says what went wrong. Both tools resume exactly after the last line
+    read — neither re-reading nor skipping: journalctl with ``--after-cursor`` (the
+    entry's ``__CURSOR``), docker with ``--timestamps`` and ``--since`` the last line's
+    own nanosecond time, lines up to it dropped. ``resume`` is that place as text, to
+    save and hand to a new follower after a restart of botwatch. A ``cmd:`` is just
     run again as written."""
 
     def __init__(
@@ -451,6 +455,7 @@ class CommandFollower:
         source: Source,
         *,
         since: float | None = None,
+        resume: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -471,6 +476,28 @@ class CommandFollower:
         self._next_start = -math.inf
         self._delay = BACKOFF_MIN
         self._closed = False
+        self._cursor: str | None = None
+        """journald: the ``__CURSOR`` of the last entry read."""
+        self._stamp: tuple[bytes, int] | None = None
+        """docker: the last line's time, (seconds part, nanoseconds)."""
+        if resume is not None:
+            kind, _, value = resume.partition("=")
+            if kind == "cursor" and source.kind == "journald" and value:
+                self._cursor = value
+            elif kind == "ts" and source.kind == "docker":
+                m = _DOCKER_TS.match(value.encode() + b" ")
+                if m is not None:
+                    self._stamp = (m.group(1), int((m.group(2) or b"0").ljust(9, b"0")))
+
+    @property
+    def resume(self) -> str | None:
+        """Where this follower is, as text to save: a new follower given it reads on
+        exactly after the last line this one handed out (None: from ``since``)."""
+        if self._cursor is not None:
+            return f"cursor={self._cursor}"
+        if self._stamp is not None:
+            return f"ts={self._stamp[0].decode()}.{self._stamp[1]:09d}Z"
+        return None
 
     @property
     def since(self) -> float | None:
@@ -501,6 +528,8 @@ class CommandFollower:
         exited = child.eof and child.proc.poll() is not None
         if exited and not child.failed(child.proc.returncode):
             lines[:0] = child.release()
+        if lines and self.source.kind == "docker":
+            lines = self._untimestamp(lines)
         if lines:
             self._mark(lines[-1])
             self.last_error = None
@@ -529,6 +558,19 @@ class CommandFollower:
             self._since = self._now()  # where a restart resumes if no line comes first
         argv = self.source.command(follow=True, since=None if from_now else self.since,
                                    from_now=from_now)  # fmt: skip
+        if self._cursor is not None:  # journald: exactly after the last entry read
+            argv = [*self.source.command(follow=True), f"--after-cursor={self._cursor}"]
+        elif self.source.kind == "docker":
+            # Its own time on every line: the only exact place to resume from.
+            argv.insert(argv.index("--follow") + 1, "--timestamps")
+            if self._stamp is not None:
+                since_at = argv.index("--since") if "--since" in argv else None
+                stamp = f"{self._stamp[0].decode()}.{self._stamp[1]:09d}Z"
+                if since_at is not None:
+                    argv[since_at + 1] = stamp
+                else:
+                    tail = argv.index("--tail")
+                    argv[tail : tail + 2] = ["--since", stamp]
         self._started_once = True
         try:
             self._child = _Child(self.source, argv, self.clock)
@@ -548,11 +590,33 @@ class CommandFollower:
         if self.source.kind == "cmd":
             return
         if self.source.kind == "journald":
+            c = _CURSOR.search(last)
+            if c is not None:
+                self._cursor = c.group(1).decode("utf-8", "replace")
             m = _REALTIME.search(last)
             if m is not None:
                 self._since = int(m.group(1)) / 1e6
                 return
+        if self.source.kind == "docker" and self._stamp is not None:
+            return  # _untimestamp keeps the exact place
         self._since = self._now()
+
+    def _untimestamp(self, lines: list[bytes]) -> list[bytes]:
+        """docker's lines without the time ``--timestamps`` put before each; those not
+        after the last line already handed out (a restart's ``--since`` is inclusive)
+        dropped. A line with no time (docker's own error) passes as it is."""
+        out = []
+        for line in lines:
+            m = _DOCKER_TS.match(line)
+            if m is None:
+                out.append(line)
+                continue
+            stamp = (m.group(1), int((m.group(2) or b"0").ljust(9, b"0")))
+            if self._stamp is not None and stamp <= self._stamp:
+                continue
+            self._stamp = stamp
+            out.append(line[m.end() :])
+        return out
 
     def _now(self) -> float:
         """The wall time now, as a ``since`` that misses nothing already under way."""

@@ -60,7 +60,7 @@ from botwatch.logs.sources import CommandFollower
 from botwatch.series import SampleGroup
 
 if TYPE_CHECKING:
-    from botwatch.store.logpos import StoredPattern
+    from botwatch.store.logpos import SavedPosition, StoredPattern
 
 RATIO_WINDOW = 600.0
 LATENCY_WINDOW = 300.0
@@ -157,7 +157,7 @@ class LogTailer:
         self,
         loaded: LoadedConfig,
         *,
-        positions: Mapping[str, tuple[int, int]] | None = None,
+        positions: Mapping[str, SavedPosition] | None = None,
         tz: tzinfo | None = None,
     ) -> None:
         self.loaded = loaded
@@ -192,20 +192,23 @@ class LogTailer:
                 if name in self.sources:
                     continue
                 saved = self.saved.get(name)
-                # A command's place is a time (journald's, or when docker's line came),
-                # saved as milliseconds where a file's offset goes; none: from now.
+                # A command's place: its exact one (journald's cursor, docker's last
+                # line's time), else a time in milliseconds where a file's offset goes;
+                # nothing saved: from now.
+                resume = saved[2] if saved and saved[0] == COMMAND_INODE else None
                 since = saved[1] / 1000 if saved and saved[0] == COMMAND_INODE else None
-                self.sources[name] = _Source(bot, name, CommandFollower(source, since=since),
-                                             LogParser(tz=self.tz))  # fmt: skip
+                command = CommandFollower(source, since=since, resume=resume)
+                self.sources[name] = _Source(bot, name, command, LogParser(tz=self.tz))
                 if bot not in self.stats:
-                    self.stats[bot] = self._bot_stats(bot, resumed=since is not None)
+                    self.stats[bot] = self._bot_stats(bot, resumed=saved is not None)
             for path in log_file_paths(self.loaded, spec):
                 if path in self.sources:
                     continue
                 saved = self.saved.get(path)
                 # A file there before we were is read from its end (its past is not
                 # news); one that appears later is all news.
-                follower = Follower(path, position=Position(*saved) if saved else None,
+                position = Position(saved[0], saved[1]) if saved else None
+                follower = Follower(path, position=position,
                                     from_end=saved is None and os.path.exists(path))  # fmt: skip
                 self.sources[path] = _Source(bot, path, follower, LogParser(tz=self.tz))
                 if bot not in self.stats:
@@ -316,18 +319,18 @@ class LogTailer:
         for bot, stats in self.stats.items():
             stats.patterns.give_back(r for r in rows if r["bot"] == bot)
 
-    def positions(self) -> dict[str, tuple[int, int]]:
-        """Where every followed file is (to save)."""
-        out: dict[str, tuple[int, int]] = {}
+    def positions(self) -> dict[str, SavedPosition]:
+        """Where every followed source is (to save)."""
+        out: dict[str, SavedPosition] = {}
         for path, src in self.sources.items():
             if isinstance(src.follower, CommandFollower):
-                since = src.follower.since
-                if since is not None:
-                    out[path] = (COMMAND_INODE, int(since * 1000))
+                since, resume = src.follower.since, src.follower.resume
+                if since is not None or resume is not None:
+                    out[path] = (COMMAND_INODE, int((since or 0) * 1000), resume)
                 continue
             pos = src.follower.position
             if pos is not None:
-                out[path] = (pos.inode, pos.offset)
+                out[path] = (pos.inode, pos.offset, None)
         return out
 
     def drain(self, now: float) -> list[SampleGroup]:

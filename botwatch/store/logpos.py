@@ -4,7 +4,7 @@ in one transaction so a crash neither re-counts a pattern nor loses a position."
 
 from __future__ import annotations
 
-__all__ = ["LogPositionRepo", "StoredPattern"]
+__all__ = ["LogPositionRepo", "SavedPosition", "StoredPattern"]
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +16,10 @@ from botwatch.store.engine import Engines, store_errors
 from botwatch.store.ingest import _insert
 from botwatch.store.tables import log_patterns as lp
 from botwatch.store.tables import log_positions as t
+
+
+SavedPosition = tuple[int, int, str | None]
+"""A file's (inode, offset, None); a command's (-1, milliseconds, its exact place)."""
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,15 @@ class LogPositionRepo:
     def __init__(self, engines: Engines) -> None:
         self._engines = engines
 
-    def load(self) -> dict[str, tuple[int, int]]:
-        """Every saved position: source → (inode, offset)."""
+    def load(self) -> dict[str, SavedPosition]:
+        """Every saved position: source → (inode, offset, cursor)."""
         with store_errors("reading log positions"), self._engines.read.begin() as conn:
-            return {r.source: (int(r.inode), int(r.offset)) for r in conn.execute(select(t))}
+            return {r.source: (int(r.inode), int(r.offset), r.cursor)
+                    for r in conn.execute(select(t))}  # fmt: skip
 
     def save(
         self,
-        positions: Mapping[str, tuple[int, int]],
+        positions: Mapping[str, SavedPosition],
         now: float,
         patterns: Sequence[Mapping[str, Any]] = (),
     ) -> None:
@@ -66,11 +71,13 @@ class LogPositionRepo:
                 stmt = _insert(conn, t)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["source"],
-                    set_={c: stmt.excluded[c] for c in ("inode", "offset", "updated_at")},
-                )
+                    set_={c: stmt.excluded[c]
+                          for c in ("inode", "offset", "cursor", "updated_at")},
+                )  # fmt: skip
                 conn.execute(stmt, [
-                    {"source": s, "inode": inode, "offset": offset, "updated_at": now}
-                    for s, (inode, offset) in positions.items()
+                    {"source": s, "inode": inode, "offset": offset, "cursor": cursor,
+                     "updated_at": now}
+                    for s, (inode, offset, cursor) in positions.items()
                 ])  # fmt: skip
             if patterns:
                 _add_patterns(conn, patterns)

@@ -304,6 +304,8 @@ log_positions = Table(
     Column("inode", BigInteger, nullable=False),
     Column("offset", BigInteger, nullable=False),
     Column("updated_at", Double, nullable=False),
+    # A command source's exact place: journald's cursor, docker's last line's time.
+    Column("cursor", String(500)),
 )
 
 # Every bot's error patterns as the monitor learned them: "new since yesterday" is a

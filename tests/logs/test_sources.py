@@ -318,9 +318,12 @@ def test_follower_lines_across_polls_and_a_partial_line(bin_dir: Path) -> None:
     assert argvs(bin_dir) == [["railway", "logs", "--follow"]]
 
 
-def test_follower_restarts_docker_with_backoff_and_since(bin_dir: Path) -> None:
+def test_follower_restarts_docker_with_backoff_and_resumes_exactly(bin_dir: Path) -> None:
     standin(bin_dir, "docker", """
-        out(f"INFO:bot:run {RUN}")
+        assert "--timestamps" in sys.argv
+        if RUN > 1:  # --since is inclusive: the last line read comes again
+            out(f"2026-11-30T08:00:0{RUN - 1}.5Z INFO:bot:run {RUN - 1}")
+        out(f"2026-11-30T08:00:0{RUN}.5Z INFO:bot:run {RUN}")
         err("error from daemon in stream: Error grabbing logs: unexpected EOF")
         sys.exit(1)
     """)  # fmt: skip
@@ -331,7 +334,7 @@ def test_follower_restarts_docker_with_backoff_and_since(bin_dir: Path) -> None:
         assert f.last_error == (
             "docker exited 1: error from daemon in stream: Error grabbing logs: unexpected EOF"
         )
-        wall.t = 1700000500.0  # later: --since must be the last line's time, not now
+        assert f.resume == "ts=2026-11-30T08:00:01.500000000Z"
         clock.t = 100.999
         assert f.poll() == [] and f.restarts == 0
         clock.t = 101.0
@@ -346,17 +349,33 @@ def test_follower_restarts_docker_with_backoff_and_since(bin_dir: Path) -> None:
     finally:
         f.close()
     # docker's own complaint shares stderr with the container's: after stdout has
-    # spoken it cannot be told apart, and is a line like the others.
+    # spoken it cannot be told apart, and is a line like the others. The line a
+    # restart gets again is dropped; the time docker put before each line is gone.
     eof = b"error from daemon in stream: Error grabbing logs: unexpected EOF"
     assert got == [b"INFO:bot:run 1", eof, b"INFO:bot:run 2", eof]
+    base = ["docker", "logs", "--follow", "--timestamps"]
     assert argvs(bin_dir) == [
-        ["docker", "logs", "--follow", "--tail", "0", "bot"],
-        ["docker", "logs", "--follow", "--since", "1699999999", "bot"],  # a second's slack
-        ["docker", "logs", "--follow", "--since", "1700000499", "bot"],
+        [*base, "--tail", "0", "bot"],
+        [*base, "--since", "2026-11-30T08:00:01.500000000Z", "bot"],
+        [*base, "--since", "2026-11-30T08:00:02.500000000Z", "bot"],
     ]
 
 
-def test_follower_resumes_journald_since_the_last_entry(bin_dir: Path) -> None:
+def test_a_new_docker_follower_resumes_where_the_old_one_was(bin_dir: Path) -> None:
+    standin(bin_dir, "docker", """
+        out("2026-11-30T08:00:01.5Z INFO:bot:already read")
+        out("2026-11-30T08:00:01.500000001Z INFO:bot:new")
+        wait_for("stop")
+    """)  # fmt: skip
+    f = CommandFollower(parse_source("docker:bot"), resume="ts=2026-11-30T08:00:01.5Z")
+    try:
+        assert poll_until(f, lambda got: b"INFO:bot:new" in got) == [b"INFO:bot:new"]
+    finally:
+        f.close()
+    assert argvs(bin_dir)[0][-3:] == ["--since", "2026-11-30T08:00:01.500000000Z", "bot"]
+
+
+def test_follower_resumes_journald_after_the_last_entry(bin_dir: Path) -> None:
     standin(bin_dir, "journalctl", """
         out(entry(f"run {RUN}", 1700000123456789 + RUN * 1000000))
     """)  # fmt: skip
@@ -366,13 +385,22 @@ def test_follower_resumes_journald_since_the_last_entry(bin_dir: Path) -> None:
         got = poll_until(f, lambda got: bool(got) and f.last_error is not None)
         assert f.last_error == "journalctl exited 0"
         assert f.since == 1700000124.456789
+        cursor = "s=6c1f;i=%x" % 1700000124456789
+        assert f.resume == f"cursor={cursor}"
         clock.t = 1.0
         got += poll_until(f, lambda got: len(got) == 1 and f.last_error is not None)
     finally:
         f.close()
     assert [json.loads(x)["MESSAGE"] for x in got] == ["run 1", "run 2"]
     base = ["journalctl", "-u", "bot.service", "-o", "json", "--no-pager", "--follow"]
-    assert argvs(bin_dir) == [[*base, "--lines=0"], [*base, "--since", "@1700000124"]]
+    assert argvs(bin_dir) == [[*base, "--lines=0"], [*base, f"--after-cursor={cursor}"]]
+    # A follower made after a restart of botwatch starts there too.
+    again = CommandFollower(parse_source("journald:bot.service"), resume=f"cursor={cursor}")
+    try:
+        poll_until(again, lambda got: len(argvs(bin_dir)) == 3)
+    finally:
+        again.close()
+    assert argvs(bin_dir)[2] == [*base, f"--after-cursor={cursor}"]
 
 
 def test_follower_given_a_time_starts_there(bin_dir: Path) -> None:

@@ -228,7 +228,7 @@ bots:
 JOURNALCTL = """#!/bin/sh
 echo "$@" >> "$(dirname "$0")/args"
 printf '%s\\n' '{"MESSAGE":"2026-11-30 08:00:01,000 - bot - ERROR - Database connection failed","PRIORITY":"3","__REALTIME_TIMESTAMP":"1764489601000000"}'
-printf '%s\\n' '{"MESSAGE":"2026-11-30 08:00:02,000 - bot - INFO - Command: /start","PRIORITY":"6","__REALTIME_TIMESTAMP":"1764489602500000"}'
+printf '%s\\n' '{"MESSAGE":"2026-11-30 08:00:02,000 - bot - INFO - Command: /start","PRIORITY":"6","__REALTIME_TIMESTAMP":"1764489602500000","__CURSOR":"s=ab;i=2"}'
 exec sleep 60
 """
 
@@ -278,7 +278,7 @@ bots:
     first = (bin_dir / "args").read_text().splitlines()
     assert first == ["-u alpha.service -o json --no-pager --follow --lines=0"]
 
-    # Restarted, it asks journald for what came since the last entry it read.
+    # Restarted, it asks journald for what came after the last entry it read, exactly.
     again = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
     try:
         await again.restore()
@@ -286,4 +286,4 @@ bots:
     finally:
         await again.close()
         await store.close()
-    assert (bin_dir / "args").read_text().splitlines()[1].endswith("--since @1764489602")
+    assert (bin_dir / "args").read_text().splitlines()[1].endswith("--after-cursor=s=ab;i=2")

@@ -1,4 +1,5 @@
-"""Every bot's error patterns, kept so "new since yesterday" is known.
+"""Every bot's error patterns, kept so "new since yesterday" is known; a command
+source's exact place (journald's cursor, docker's last time) beside file positions.
 
 Revision ID: 0008
 Revises: 0007
@@ -19,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create log_patterns."""
+    """Create log_patterns; add log_positions.cursor."""
     op.create_table(
         "log_patterns",
         sa.Column("bot", sa.String(63), nullable=False),
@@ -34,9 +35,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("bot", "key", name="pk_log_patterns"),
     )
     op.create_index("ix_log_patterns_first_seen", "log_patterns", ["first_seen"])
+    with op.batch_alter_table("log_positions") as batch:
+        batch.add_column(sa.Column("cursor", sa.String(500), nullable=True))
 
 
 def downgrade() -> None:
-    """Drop log_patterns."""
+    """Drop log_patterns and the cursor column."""
+    with op.batch_alter_table("log_positions") as batch:
+        batch.drop_column("cursor")
     op.drop_index("ix_log_patterns_first_seen", table_name="log_patterns")
     op.drop_table("log_patterns")
