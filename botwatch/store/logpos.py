@@ -17,7 +17,6 @@ from botwatch.store.ingest import _insert
 from botwatch.store.tables import log_patterns as lp
 from botwatch.store.tables import log_positions as t
 
-
 SavedPosition = tuple[int, int, str | None]
 """A file's (inode, offset, None); a command's (-1, milliseconds, its exact place)."""
 

@@ -385,7 +385,7 @@ def test_follower_resumes_journald_after_the_last_entry(bin_dir: Path) -> None:
         got = poll_until(f, lambda got: bool(got) and f.last_error is not None)
         assert f.last_error == "journalctl exited 0"
         assert f.since == 1700000124.456789
-        cursor = "s=6c1f;i=%x" % 1700000124456789
+        cursor = f"s=6c1f;i={1700000124456789:x}"
         assert f.resume == f"cursor={cursor}"
         clock.t = 1.0
         got += poll_until(f, lambda got: len(got) == 1 and f.last_error is not None)
