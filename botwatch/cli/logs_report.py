@@ -22,7 +22,7 @@ from botwatch.cli.logs_cmd import _open, _options, _progress, _sources, _time, l
 from botwatch.logs.errors import Window
 from botwatch.logs.extract import Extractors
 from botwatch.logs.formats import Format
-from botwatch.logs.record import LogRecord
+from botwatch.logs.record import LEVELS, LogRecord
 from botwatch.logs.stats import LogStats, analyze
 
 Since = Annotated[str | None, typer.Option("--since", help="1h, 7d or an ISO time.")]
@@ -31,6 +31,7 @@ Grep = Annotated[str | None, typer.Option("--grep", help="Only records matching.
 FormatOpt = Annotated[str | None, typer.Option("--format", help="Line format (see logs errors).")]
 Tz = Annotated[str, typer.Option("--tz", help="Zone of times without one.")]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+Level = Annotated[str, typer.Option("--level", help="Lowest level counted.")]
 Follow = Annotated[
     bool, typer.Option("--follow", "-f", help="Keep it up to date as the logs grow (Ctrl-C).")
 ]
@@ -57,23 +58,25 @@ Part = Callable[[LogStats], dict[str, Any]]
 
 
 def _run(
-    source: str, since: str | None, until: str | None, grep: str | None, fmt: str | None,
-    tz_name: str, config: Path, *, as_json: bool, follow: bool, interval: float, view: View,
+    source: str, since: str | None, until: str | None, grep: str | None, level: str,
+    fmt: str | None, tz_name: str, config: Path, *, as_json: bool, follow: bool, interval: float, view: View,
     part: Part,
 ) -> None:  # fmt: skip
     """Read every source ``source`` names — whole, or as it grows (``follow``) — and
     show ``view`` of it, or ``part`` of it as JSON."""
     tz, pattern, line_format, window = _options(tz_name, grep, fmt, since, until)
+    if level not in LEVELS:
+        fail(f"--level must be one of {', '.join(LEVELS)}, not {level!r}")
     extractors = _extractors(config)
     names = _sources(source, config)
     if follow:
         _follow(names, tz, window, pattern, line_format, extractors, as_json=as_json,
-                interval=interval, view=view, part=part)  # fmt: skip
+                interval=interval, view=view, part=part, level=level)  # fmt: skip
         return
     with _progress(names) as progress:
         for name in names:
             with _open(name, progress) as (stream, advance):
-                stats = LogStats(extractors, tz=tz, window=window, grep=pattern)
+                stats = LogStats(extractors, tz=tz, window=window, grep=pattern, level=level)
                 a = analyze(stream, stats, fmt=line_format, progress=advance)
             if as_json:
                 print(json.dumps({"source": name, "lines": a.lines, "records": stats.records,
@@ -92,11 +95,12 @@ def _run(
 def _follow(
     names: list[str], tz: ZoneInfo, window: Window, pattern: re.Pattern[str] | None,
     line_format: Format | None, extractors: Extractors, *, as_json: bool, interval: float,
-    view: View, part: Part,
+    view: View, part: Part, level: str,
 ) -> None:  # fmt: skip
     from botwatch.cli.logs_follow import follow
 
-    stats = {n: LogStats(extractors, tz=tz, window=window, grep=pattern) for n in names}
+    stats = {n: LogStats(extractors, tz=tz, window=window, grep=pattern, level=level)
+             for n in names}  # fmt: skip
 
     def take(name: str, rec: LogRecord) -> bool:
         before = stats[name].records
@@ -193,12 +197,12 @@ def _spark(counts: list[int]) -> str:
 @logs_app.command("stats")
 def logs_stats(
     source: Source, since: Since = None, until: Until = None, grep: Grep = None,
-    fmt: FormatOpt = None, tz_name: Tz = "UTC", as_json: Json = False,
+    level: Level = "debug", fmt: FormatOpt = None, tz_name: Tz = "UTC", as_json: Json = False,
     follow: Follow = False, interval: Interval = 1.0, config: ConfigOption = DEFAULT_PATH,
 ) -> None:  # fmt: skip
     """Records by level and hour of day, loggers, starts/stops/crashes, and a line on
     each of latency, commands, delivery, API errors and security."""
-    _run(source, since, until, grep, fmt, tz_name, config, as_json=as_json, follow=follow,
+    _run(source, since, until, grep, level, fmt, tz_name, config, as_json=as_json, follow=follow,
          interval=interval, view=_stats_view, part=lambda s: s.to_json())  # fmt: skip
 
 
@@ -221,12 +225,12 @@ def _latency_view(s: LogStats, tz: ZoneInfo) -> list[RenderableType]:
 @logs_app.command("latency")
 def logs_latency(
     source: Source, since: Since = None, until: Until = None, grep: Grep = None,
-    fmt: FormatOpt = None, tz_name: Tz = "UTC", as_json: Json = False,
+    level: Level = "debug", fmt: FormatOpt = None, tz_name: Tz = "UTC", as_json: Json = False,
     follow: Follow = False, interval: Interval = 1.0, config: ConfigOption = DEFAULT_PATH,
 ) -> None:  # fmt: skip
     """Latency per kind of work (aiogram's "Duration 12 ms", "API response time: 123ms",
     "took 1.2s"): count, mean, p50, p95, p99, max."""
-    _run(source, since, until, grep, fmt, tz_name, config, as_json=as_json, follow=follow,
+    _run(source, since, until, grep, level, fmt, tz_name, config, as_json=as_json, follow=follow,
          interval=interval, view=_latency_view,
          part=lambda s: {"latency": {k: v.to_json() for k, v in sorted(s.latency.items())}})  # fmt: skip
 
@@ -237,7 +241,7 @@ def logs_latency(
 @logs_app.command("commands")
 def logs_commands(
     source: Source, since: Since = None, until: Until = None, grep: Grep = None,
-    fmt: FormatOpt = None, tz_name: Tz = "UTC", as_json: Json = False,
+    level: Level = "debug", fmt: FormatOpt = None, tz_name: Tz = "UTC", as_json: Json = False,
     top: Annotated[int, typer.Option("--top", help="Commands shown.")] = 30,
     follow: Follow = False, interval: Interval = 1.0, config: ConfigOption = DEFAULT_PATH,
 ) -> None:  # fmt: skip
@@ -255,7 +259,7 @@ def logs_commands(
         )
         return [table, *more]
 
-    _run(source, since, until, grep, fmt, tz_name, config, as_json=as_json, follow=follow,
+    _run(source, since, until, grep, level, fmt, tz_name, config, as_json=as_json, follow=follow,
          interval=interval, view=view,
          part=lambda s: {"commands": dict(s.commands.most_common())})  # fmt: skip
 
@@ -291,11 +295,11 @@ def _delivery_view(s: LogStats, tz: ZoneInfo) -> list[RenderableType]:
 @logs_app.command("delivery")
 def logs_delivery(
     source: Source, since: Since = None, until: Until = None, grep: Grep = None,
-    fmt: FormatOpt = None, tz_name: Tz = "UTC", as_json: Json = False,
+    level: Level = "debug", fmt: FormatOpt = None, tz_name: Tz = "UTC", as_json: Json = False,
     follow: Follow = False, interval: Interval = 1.0, config: ConfigOption = DEFAULT_PATH,
 ) -> None:  # fmt: skip
     """Notification delivery: sent, failed, success rate, each run, why sends failed."""
-    _run(source, since, until, grep, fmt, tz_name, config, as_json=as_json, follow=follow,
+    _run(source, since, until, grep, level, fmt, tz_name, config, as_json=as_json, follow=follow,
          interval=interval, view=_delivery_view,
          part=lambda s: {"delivery": s.to_json()["delivery"]})  # fmt: skip
 
@@ -330,12 +334,12 @@ def _security_part(s: LogStats) -> dict[str, Any]:
 @logs_app.command("security")
 def logs_security(
     source: Source, since: Since = None, until: Until = None, grep: Grep = None,
-    fmt: FormatOpt = None, tz_name: Tz = "UTC", as_json: Json = False,
+    level: Level = "debug", fmt: FormatOpt = None, tz_name: Tz = "UTC", as_json: Json = False,
     follow: Follow = False, interval: Interval = 1.0, config: ConfigOption = DEFAULT_PATH,
 ) -> None:  # fmt: skip
     """Security events (users rate limited, violations, blocks, failed auth, admin
     access) and platform API errors by code."""
-    _run(source, since, until, grep, fmt, tz_name, config, as_json=as_json, follow=follow,
+    _run(source, since, until, grep, level, fmt, tz_name, config, as_json=as_json, follow=follow,
          interval=interval, view=_security_view, part=_security_part)  # fmt: skip
 
 

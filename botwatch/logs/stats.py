@@ -23,7 +23,7 @@ from botwatch.logs.extract import Extractors, Observation
 from botwatch.logs.formats import Format
 from botwatch.logs.parse import LogParser
 from botwatch.logs.read import LineReader
-from botwatch.logs.record import LogRecord
+from botwatch.logs.record import LEVELS, LogRecord
 from botwatch.logs.secrets import redact_text
 
 KEEP = 1_000_000
@@ -112,7 +112,8 @@ class SecurityEvent:
 
 
 class LogStats:
-    """Everything the records of one source say, within ``window``."""
+    """Everything the records of one source say, within ``window`` (matching ``grep``,
+    at ``level`` or worse)."""
 
     def __init__(
         self,
@@ -121,11 +122,14 @@ class LogStats:
         tz: tzinfo | None = None,
         window: Window | None = None,
         grep: re.Pattern[str] | None = None,
+        level: str = "debug",
     ) -> None:
         self.extractors = extractors or Extractors()
         self.tz = tz or ZoneInfo("UTC")
         self.window = window or Window()
         self.grep = grep
+        self.floor = LEVELS.index(level)
+        """Records below this level are left out (those naming no level count)."""
         self.records = 0
         self.levels: Counter[str] = Counter()
         self.by_hour: list[int] = [0] * 24
@@ -145,6 +149,8 @@ class LogStats:
     def add(self, rec: LogRecord) -> list[Observation]:
         """Count ``rec`` (if in the window and matching ``grep``); what it said."""
         if self.window.where(rec.ts) != "now":
+            return []
+        if rec.level is not None and LEVELS.index(rec.level) < self.floor:
             return []
         if self.grep is not None and not self.grep.search(rec.message):
             return []

@@ -228,3 +228,13 @@ def test_a_misspelt_source_in_the_config_names_file_line_and_key(
     assert got.returncode == 2
     assert "botwatch.yml" in got.stderr and "logs" in got.stderr
     assert "unknown log source 'jornald:'" in got.stderr
+
+
+def test_level_leaves_out_quieter_records(tmp_path: Path, botwatch: Cli) -> None:
+    log = tmp_path / "bot.log"
+    write_log(log)
+    got = json.loads(botwatch("logs", "stats", str(log), "--json", "--level", "warning").stdout)
+    assert got["levels"] == {"error": 3, "warning": 2}
+    assert got["lifecycle"] == {}  # the start and the crash were info records
+    bad = botwatch("logs", "stats", str(log), "--level", "loud")
+    assert bad.returncode == 2 and "--level must be one of" in bad.stderr
