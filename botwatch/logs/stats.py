@@ -150,8 +150,9 @@ class LogStats:
         """Count ``rec`` (if in the window and matching ``grep``); what it said."""
         if self.window.where(rec.ts) != "now":
             return []
-        if rec.level is not None and LEVELS.index(rec.level) < self.floor:
-            return []
+        if (rec.level is not None and LEVELS.index(rec.level) < self.floor
+                and rec.exc_type is None):  # fmt: skip
+            return []  # (a traceback counts whatever its line's level, as in errors)
         if self.grep is not None and not self.grep.search(rec.message):
             return []
         self.records += 1
