@@ -91,12 +91,24 @@ def tokens(message: str) -> list[str]:
             masked = rx.sub(repl, masked)
     # Only tokens with a digit need a look (in C for the rest: most words have none).
     out = _DIGIT_TOKEN.sub(_number, masked).split()
+    if "=" in masked:
+        # key=value: the key says what it is, the value varies (user=root, tty=ssh).
+        out = [_KV.sub(_kv, w) if "=" in w else w for w in out]
     if "()" in masked or "= " in masked or masked.endswith("="):
         # An empty value is still a value: "()" and "logname=" hold what "(host)" and
         # "logname=root" hold elsewhere.
         out = [_EMPTY.get(w) or (w + WILDCARD if w.endswith("=") and len(w) > 1 else w)
                for w in out]  # fmt: skip
     return out
+
+
+_KV = re.compile(r"^([A-Za-z_][\w.-]*)=([^=<\s][^=\s]*?)([,;:)]?)$")
+
+
+def _kv(m: re.Match[str]) -> str:
+    if m.group(1).lower() in _CODE_BEFORE and _CODE.match(m.group(2)):
+        return m.group()  # status=404: a code, kept
+    return f"{m.group(1)}={WILDCARD}{m.group(3)}"
 
 
 def _number(m: re.Match[str]) -> str:

@@ -149,7 +149,9 @@ class TemplateMiner:
                 if a == WILDCARD:
                     wild += 1
                 elif a == b:
-                    same += 1
+                    # A masked token ("<*>:", "id=<*>") matches itself without saying
+                    # the messages are alike: only constant words count.
+                    same += WILDCARD not in a
                 elif _CODE.search(a) and _CODE.search(b):
                     # Two status codes masking kept: 429 is not 500, however alike the
                     # rest of the message is.

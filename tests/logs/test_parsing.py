@@ -139,9 +139,10 @@ def test_user_format_errors_are_clear() -> None:
         ("can't parse 'hello world' for alice@example.com", "can't parse <*> for <*>"),
         ("connection from 1.2.3.4 () at Fri Jun 17 07:07:00 2005",
          "connection from <*> (<*>) at <*>"),
-        ("auth failure; logname= uid=0 ruser= rhost=h", "auth failure; logname=<*> uid=<*> ruser=<*> rhost=h"),
+        ("auth failure; logname= uid=0 ruser= rhost=h", "auth failure; logname=<*> uid=<*> ruser=<*> rhost=<*>"),
         ("451 bytes (0.44 KB) sent, lifetime <1 sec", "<*> bytes sent, lifetime <*>"),
         ("open through proxy p:5070 SOCKS5", "open through proxy <*> SOCKS5"),
+        ("login failed user=root tty=ssh status=401", "login failed user=<*> tty=<*> status=401"),
     ],
 )  # fmt: skip
 def test_masking(message: str, masked: str) -> None:
