@@ -29,7 +29,7 @@ Label values a bot controls (latency names, commands, events) are capped at
 A file seen for the first time is read from its end (its history is not news); after
 that the position of every file is saved and a restart resumes there. ``journald:``
 and ``docker:`` sources are followed by their command (``CommandFollower``) from now,
-and resume from the time of their last line; a ``cmd:`` runs again as written. Globs are
+and resume exactly after their last line; a ``cmd:`` runs again as written. Globs are
 expanded again every ``RESCAN`` seconds, so a file that appears later is picked up.
 """
 
@@ -67,6 +67,9 @@ LATENCY_WINDOW = 300.0
 DELIVERY_WINDOW = 3600.0
 RESCAN = 30.0
 MAX_KEYS = 30
+TIMINGS_KEEP = 2_000
+"""Latest timings kept per latency name for its quantiles (memory and the sort stay
+small however busy the bot is)."""
 COMMAND_INODE = -1
 """The inode saved for a command source (its offset is a time in milliseconds)."""
 _REQUEST = re.compile(
@@ -125,7 +128,7 @@ class _BotStats:
         """Count one thing a record said."""
         if ob.kind == "latency":
             name = self.key("latency", ob.key)
-            self.timings.setdefault(name, deque()).append((now, ob.value))
+            self.timings.setdefault(name, deque(maxlen=TIMINGS_KEEP)).append((now, ob.value))
             self.counts[("log_latency_count_total", (("name", name),))] += 1
         elif ob.kind == "command":
             self.counts[("log_commands_total", (("command", self.key("command", ob.key)),))] += 1
@@ -134,14 +137,22 @@ class _BotStats:
             self.summaries = self.summaries or summary
             if summary or not self.summaries:
                 sent, failed = (ob.value, 0.0) if ob.key == "success" else (0.0, ob.value)
-                self.deliveries.append((now, sent, failed))
+                second = float(int(now))
+                if self.deliveries and self.deliveries[-1][0] == second:
+                    # One entry per second: a broadcast of 100,000 messages is not
+                    # 100,000 entries in the window.
+                    _, s0, f0 = self.deliveries[-1]
+                    self.deliveries[-1] = (second, s0 + sent, f0 + failed)
+                else:
+                    self.deliveries.append((second, sent, failed))
                 series = "log_delivery_sent_total" if ob.key == "success" else (
                     "log_delivery_failed_total")  # fmt: skip
                 self.counts[(series, ())] += ob.value
             if "reason" in ob.extra:
                 self.counts[("log_delivery_failures_total", (("reason", ob.extra["reason"]),))] += 1
         elif ob.kind == "api_error":
-            labels = (("code", ob.key), ("platform", ob.extra.get("platform", "unknown")))
+            labels = (("code", self.key("api_error", ob.key)),
+                      ("platform", self.key("platform", ob.extra.get("platform", "unknown"))))  # fmt: skip
             self.counts[("log_api_errors_total", labels)] += 1
         elif ob.kind == "security":
             event = self.key("security", ob.key)

@@ -93,3 +93,19 @@ def test_leaked_secrets_are_counted_once_each_and_only_redacted(tmp_path: Path) 
     assert token not in repr(samples) + repr(leaks) and "hunter2secret" not in repr(leaks)
     assert t.take_leaks() == []  # each reported once
     t.close()
+
+
+def test_label_values_a_bot_controls_are_capped(tmp_path: Path) -> None:
+    from botwatch.logs.tailer import MAX_KEYS
+
+    t, log = tailer(tmp_path)
+    with log.open("a") as f:
+        for i in range(MAX_KEYS + 10):
+            f.write(f"2026-11-30 08:00:01,000 - bot - INFO - Command: /cmd{i}\n")
+    t.tick(1001.0)
+    samples = t.tick(1002.0)
+    commands = {g.labels["command"]: g.values["log_commands_total"]
+                for g in samples if "log_commands_total" in g.values}  # fmt: skip
+    assert len(commands) == MAX_KEYS + 1 and commands["other"] == 10
+    assert sum(commands.values()) == MAX_KEYS + 10  # nothing lost, only lumped
+    t.close()
