@@ -112,6 +112,17 @@ class _BotStats:
 
     keys: dict[str, set[str]] = field(default_factory=dict)
     """Kind → the label values given so far (capped at MAX_KEYS)."""
+    bot: str = ""
+    label_sets: dict[tuple[tuple[str, str], ...], dict[str, str]] = field(default_factory=dict)
+
+    def labels(self, *pairs: tuple[str, str]) -> dict[str, str]:
+        """The labels dict of this bot's series with ``pairs``, the same object every
+        time: the store and the rules find a series by its labels dict's identity, so
+        a fresh dict per write would grow their caches (and cost a lookup by value)."""
+        found = self.label_sets.get(pairs)
+        if found is None:
+            found = self.label_sets[pairs] = {"bot": self.bot, **dict(pairs)}
+        return found
 
     def key(self, kind: str, value: str) -> str:
         """``value`` as a label, or ``other`` past MAX_KEYS distinct ones of ``kind``: a
@@ -232,7 +243,7 @@ class LogTailer:
         since = 0.0 if resumed else self._now
         expect = [Expectation(e, self.tz, watching_since=since) for e in config.bots[bot].expect]
         patterns = BotPatterns(bot, self.stored_patterns.get(bot, ()))
-        return _BotStats(extractors, patterns, expect)
+        return _BotStats(extractors, patterns, expect, bot=bot)
 
     def tick(self, now: float) -> list[SampleGroup]:
         """Read what is new in every file; the bots' series as of ``now``."""
@@ -306,10 +317,10 @@ class LogTailer:
             if requests:
                 # More errors than request lines (a bot that logs few of them) is "all".
                 values["log_error_ratio"] = min(1.0, errors / requests)
-            out.append(SampleGroup({"bot": bot}, now, values))
+            out.append(SampleGroup(stats.labels(), now, values))
             for level in ("debug", "info", "warning", "error", "critical", "unknown"):
                 if level in stats.levels or level in ("error", "warning"):
-                    out.append(SampleGroup({"bot": bot, "level": level}, now,
+                    out.append(SampleGroup(stats.labels(("level", level)), now,
                                            {"log_lines_total": float(stats.levels[level])}))  # fmt: skip
             out.extend(_extracted(bot, stats, now))
         return out
@@ -364,7 +375,7 @@ class LogTailer:
 
 def _extracted(bot: str, stats: _BotStats, now: float) -> list[SampleGroup]:
     """The series of what the extraction rules and expectations found."""
-    out = [SampleGroup({"bot": bot, **dict(labels)}, now, {series: float(value)})
+    out = [SampleGroup(stats.labels(*labels), now, {series: float(value)})
            for (series, labels), value in stats.counts.items()]  # fmt: skip
     for name, timings in stats.timings.items():
         while timings and timings[0][0] < now - LATENCY_WINDOW:
@@ -373,7 +384,7 @@ def _extracted(bot: str, stats: _BotStats, now: float) -> list[SampleGroup]:
         for q in (0.5, 0.95, 0.99):
             if ordered:
                 value = ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-                out.append(SampleGroup({"bot": bot, "name": name, "quantile": str(q)}, now,
+                out.append(SampleGroup(stats.labels(("name", name), ("quantile", str(q))), now,
                                        {"log_latency_seconds": value}))  # fmt: skip
     while stats.deliveries and stats.deliveries[0][0] < now - DELIVERY_WINDOW:
         stats.deliveries.popleft()
@@ -381,10 +392,10 @@ def _extracted(bot: str, stats: _BotStats, now: float) -> list[SampleGroup]:
     failed = sum(d[2] for d in stats.deliveries)
     if sent + failed:
         out.append(
-            SampleGroup({"bot": bot}, now, {"delivery_success_ratio": sent / (sent + failed)})
+            SampleGroup(stats.labels(), now, {"delivery_success_ratio": sent / (sent + failed)})
         )
     for e in stats.expect:
-        labels = {"bot": bot, "expect": e.spec.label}
+        labels = stats.labels(("expect", e.spec.label))
         missed = e.missed(now)
         if missed is not None:
             out.append(SampleGroup(labels, now, {"log_expected_missed": float(missed)}))

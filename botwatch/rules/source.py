@@ -119,8 +119,10 @@ class MemorySeries(SeriesSource):
     def _by_labels_entry(self, labels: Mapping[str, str]) -> dict[str, _Series]:
         entry = self._by_labels.get(id(labels))
         if entry is None or entry[0] is not labels:
-            if len(self._by_labels) > 100_000:
-                self._by_labels.clear()  # a producer making a new dict per value
+            # A producer making a new dict per value would grow this without end (and
+            # keep every dict alive): start over past one dict per series plus spare.
+            if len(self._by_labels) > 1_000 + sum(len(d) for d in self._series.values()):
+                self._by_labels.clear()
             entry = self._by_labels[id(labels)] = (labels, {})
         return entry[1]
 

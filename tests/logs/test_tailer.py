@@ -109,3 +109,22 @@ def test_label_values_a_bot_controls_are_capped(tmp_path: Path) -> None:
     assert len(commands) == MAX_KEYS + 1 and commands["other"] == 10
     assert sum(commands.values()) == MAX_KEYS + 10  # nothing lost, only lumped
     t.close()
+
+
+def test_memory_stays_flat_as_the_tailer_writes_series_every_second(tmp_path: Path) -> None:
+    """The rules' memory of series is keyed by the labels dict's identity: the tailer
+    hands the same dicts every time, and a producer that does not cannot grow it
+    without end either."""
+    from botwatch.rules.source import MemorySeries
+
+    t, log = tailer(tmp_path)
+    series = MemorySeries()
+    with log.open("a") as f:
+        f.write("2026-11-30 08:00:01,000 - bot - INFO - Command: /start\n")
+    for i in range(300):
+        series.extend(t.tick(1001.0 + i))
+    assert len(series._by_labels) == len({id(g.labels) for g in t.samples(1400.0)})
+    for i in range(5000):  # someone else's fresh dict per value
+        series.add("x", {"bot": "alpha"}, 2000.0 + i, 1.0)
+    assert len(series._by_labels) <= 1_001 + sum(len(d) for d in series._series.values())
+    t.close()
