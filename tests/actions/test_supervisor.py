@@ -188,10 +188,14 @@ def test_botwatch_run_supervises_managed_bots_end_to_end(tmp_path: Path) -> None
     )  # fmt: skip
 
     def managed() -> list[psutil.Process]:
-        return [
-            p for p in psutil.Process(monitor.pid).children()
-            if str(bot) in " ".join(p.cmdline())
-        ]  # fmt: skip
+        found = []
+        for p in psutil.Process(monitor.pid).children():
+            try:
+                if str(bot) in " ".join(p.cmdline()):
+                    found.append(p)
+            except (psutil.ZombieProcess, psutil.NoSuchProcess):
+                pass  # the killed one, before the monitor has reaped it
+        return found
 
     try:
         deadline = time.monotonic() + 60  # generous: the whole suite may be running
