@@ -38,6 +38,7 @@ from botwatch.logs.patterns import ErrorPatterns, Pattern
 from botwatch.logs.read import LineReader, decode
 from botwatch.logs.record import LEVELS, LogRecord
 from botwatch.logs.secrets import scan_secrets
+from botwatch.logs.sources import PREFIXES
 
 if TYPE_CHECKING:
     from botwatch.logs.live import LiveSource
@@ -100,7 +101,7 @@ def _sources(source: str, config: Path = DEFAULT_PATH) -> list[str]:
         found = _bot_files(source, config)
         if found is not None:
             return found
-    if not Path(source).exists() and source.startswith(_NAMED):
+    if not Path(source).exists() and source.startswith(PREFIXES):
         named = _named(source)
         if named.kind == "pm2":
             from botwatch.logs.sources import pm2_log_paths
@@ -123,9 +124,6 @@ def _sources(source: str, config: Path = DEFAULT_PATH) -> list[str]:
     return [source]
 
 
-_NAMED = ("cmd:", "journald:", "docker:", "pm2:")
-
-
 def _named(name: str) -> Source:
     from botwatch.errors import LogSourceError
     from botwatch.logs.sources import parse_source
@@ -139,7 +137,7 @@ def _named(name: str) -> Source:
 def _bot_files(bot: str, config: Path) -> list[str] | None:
     """The logs of ``bot`` in ``config``: files that exist and named sources (None: no
     such bot)."""
-    from botwatch.probes.logfile import log_file_paths
+    from botwatch.probes.logfile import command_log_sources, log_file_paths
 
     loaded = load(config)
     spec = loaded.config.bots.get(bot)
@@ -147,7 +145,7 @@ def _bot_files(bot: str, config: Path) -> list[str] | None:
         return None
     if not spec.logs:
         fail(f"bot {bot!r} has no logs in {config}: add logs: [path] to it")
-    commands = [e for e in spec.logs if e.startswith(("cmd:", "journald:", "docker:"))]
+    commands = [str(s) for s in command_log_sources(spec)]
     present = [f for f in log_file_paths(loaded, spec) if Path(f).is_file()]
     if not present and not commands:
         fail(f"none of {bot}'s log files exist yet: {', '.join(spec.logs)}")
@@ -178,7 +176,7 @@ def _open(
     if name == "-":
         yield sys.stdin.buffer, None
         return
-    if name.startswith(_NAMED) and not Path(name).exists():
+    if name.startswith(PREFIXES) and not Path(name).exists():
         from botwatch.errors import LogSourceError
         from botwatch.logs.sources import open_command
 

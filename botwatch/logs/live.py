@@ -12,7 +12,7 @@ from typing import Protocol
 
 from botwatch.logs.follow import READ_MAX, Follower
 from botwatch.logs.read import MAX_LINE
-from botwatch.logs.sources import CommandFollower, parse_source
+from botwatch.logs.sources import COMMANDS, CommandFollower, parse_source
 
 
 class LiveSource(Protocol):
@@ -78,6 +78,6 @@ def live_source(name: str, *, since: float | None = None) -> LiveSource:
     if name == "-":
         return StreamFollower(0)
     source = parse_source(name)
-    if source.kind in ("cmd", "journald", "docker"):
+    if source.kind in COMMANDS:
         return CommandFollower(source, since=since)
     return Follower(name)

@@ -28,7 +28,9 @@ from __future__ import annotations
 __all__ = [
     "BACKOFF_MAX",
     "BACKOFF_MIN",
+    "COMMANDS",
     "KINDS",
+    "PREFIXES",
     "CommandFollower",
     "Source",
     "open_command",
@@ -63,6 +65,10 @@ if TYPE_CHECKING:
 Kind = Literal["file", "cmd", "journald", "docker", "pm2"]
 KINDS: tuple[Kind, ...] = ("cmd", "journald", "docker", "pm2")
 """The prefixes (before the colon) that name something other than a file."""
+PREFIXES = tuple(f"{k}:" for k in KINDS)
+"""``cmd:``, ``journald:``…: how a log entry that is not a file starts."""
+COMMANDS: tuple[Kind, ...] = ("cmd", "journald", "docker")
+"""The kinds read by running a command (pm2's are read as files)."""
 
 BACKOFF_MIN = 1.0
 BACKOFF_MAX = 60.0
@@ -459,7 +465,7 @@ class CommandFollower:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        if source.kind not in ("cmd", "journald", "docker"):
+        if source.kind not in COMMANDS:
             raise ValueError(f"{source} is followed as files (pm2_log_paths), not as a command")
         self.source = source
         self.clock = clock

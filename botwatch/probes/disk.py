@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from botwatch.config.units import format_size
 from botwatch.probes.base import Outcome, Probe, ProbeContext, Status, check_settings, register
+from botwatch.probes.logfile import file_log_entries
 
 if TYPE_CHECKING:
     from botwatch.config import BotConfig, LoadedConfig
 
-# Log entries that are not files (see botwatch.probes.logfile).
-_NOT_FILES = ("cmd:", "journald:", "docker:", "pm2:")
 _GLOB = set("*?[")
 
 
@@ -42,10 +41,9 @@ def default_disk_path(spec: BotConfig, loaded: LoadedConfig) -> tuple[str, Path]
     """Where the bot writes: ``run.cwd``, the first log file's folder, or the config folder."""
     if spec.run is not None and spec.run.cwd:
         return spec.run.cwd, loaded.resolve(spec.run.cwd)
-    for entry in spec.logs:
-        if not entry.startswith(_NOT_FILES):
-            folder = _glob_root(loaded.resolve(entry))
-            return str(folder), folder
+    for entry in file_log_entries(spec):
+        folder = _glob_root(loaded.resolve(entry))
+        return str(folder), folder
     return str(loaded.base), loaded.base
 
 

@@ -28,43 +28,39 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from botwatch.config.units import format_duration, format_size
+from botwatch.logs.sources import COMMANDS, PREFIXES, Source, parse_source, pm2_log_paths
 from botwatch.probes.base import Outcome, Probe, ProbeContext, Status, check_settings, register
 
 if TYPE_CHECKING:
     from botwatch.config import BotConfig, LoadedConfig
-    from botwatch.logs.sources import Source
 
-_NOT_FILES = ("cmd:", "journald:", "docker:", "pm2:")
 _GLOB = set("*?[")
 _BLOCK = 64 * 1024
 
 
 def file_log_entries(spec: BotConfig) -> list[str]:
     """The ``logs`` entries that are file paths or globs (not commands or services)."""
-    return [e for e in spec.logs if not e.startswith(_NOT_FILES)]
+    return [e for e in spec.logs if not e.startswith(PREFIXES)]
 
 
 def log_file_paths(loaded: LoadedConfig, spec: BotConfig) -> list[str]:
     """The files a bot's ``logs`` name, resolved: globs expanded (to what exists now),
     plain paths kept whether or not they exist yet, and the files pm2 writes for a
     ``pm2:APP`` entry."""
-    from botwatch.logs.sources import pm2_log_paths
-
     out: list[str] = []
     for entry in file_log_entries(spec):
         path = str(loaded.resolve(entry))
         out += sorted(glob.glob(path)) if _GLOB & set(path) else [path]
     for entry in spec.logs:
         if entry.startswith("pm2:"):
-            out += pm2_log_paths(entry[4:].strip())
+            out += pm2_log_paths(parse_source(entry).target)
     return out
 
 
 def command_log_sources(spec: BotConfig) -> list[Source]:
     """The ``cmd:``, ``journald:`` and ``docker:`` entries of a bot's ``logs``."""
-    from botwatch.logs.sources import parse_source
-
-    return [parse_source(e) for e in spec.logs if e.startswith(("cmd:", "journald:", "docker:"))]
+    named = (parse_source(e) for e in spec.logs if e.startswith(PREFIXES))
+    return [s for s in named if s.kind in COMMANDS]
 
 
 def find_from_end(f: BinaryIO, needle: bytes, size: int, limit: int) -> bool:
