@@ -6,6 +6,7 @@ passwords that leaked into logs, redacted."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import json
 import os
@@ -41,6 +42,7 @@ from botwatch.logs.secrets import scan_secrets
 from botwatch.logs.sources import PREFIXES
 
 if TYPE_CHECKING:
+    from botwatch.config import LoadedConfig
     from botwatch.logs.live import LiveSource
     from botwatch.logs.sources import Source
 
@@ -66,6 +68,20 @@ def _time(value: str | None, what: str, tz: ZoneInfo) -> float | None:
     except ValueError:
         fail(f"{what} {value!r}: give a duration (1h, 7d) or an ISO time (2026-11-30T08:00)")
     return (dt if dt.tzinfo else dt.replace(tzinfo=tz)).timestamp()
+
+
+@functools.cache
+def _config(config: Path) -> LoadedConfig | None:
+    """``config`` loaded once per command (a bot's files, its stored patterns and its
+    extraction rules all read it); None when there is no such file."""
+    return load(config) if config.exists() else None
+
+
+def _level(level: str) -> int:
+    """``--level`` checked: its place in ``LEVELS``."""
+    if level not in LEVELS:
+        fail(f"--level must be one of {', '.join(LEVELS)}, not {level!r}")
+    return LEVELS.index(level)
 
 
 def _options(
@@ -139,9 +155,9 @@ def _bot_files(bot: str, config: Path) -> list[str] | None:
     such bot)."""
     from botwatch.probes.logfile import command_log_sources, log_file_paths
 
-    loaded = load(config)
-    spec = loaded.config.bots.get(bot)
-    if spec is None:
+    loaded = _config(config)
+    spec = loaded.config.bots.get(bot) if loaded is not None else None
+    if loaded is None or spec is None:
         return None
     if not spec.logs:
         fail(f"bot {bot!r} has no logs in {config}: add logs: [path] to it")
@@ -263,8 +279,7 @@ def logs_errors(
     ] = False,
 ) -> None:
     """Group a log's errors into patterns: count, first/last seen, category, advice."""
-    if level not in LEVELS:
-        fail(f"--level must be one of {', '.join(LEVELS)}, not {level!r}")
+    _level(level)
     tz, pattern, line_format, window = _options(tz_name, grep, fmt, since, until)
     names = _sources(source, config)
     known = _known(source, config) if not records else None
@@ -327,22 +342,15 @@ def _is_new(p: Pattern, day_ago: float, *, stored: bool) -> bool:
     return p.first_seen is None or p.first_seen >= day_ago
 
 
-def _bot_of(source: str, config: Path) -> str | None:
-    """``source`` when it names a bot of ``config`` rather than a file."""
-    if source == "-" or Path(source).exists() or set("*?[/") & set(source):
-        return None
-    if not config.exists():
-        return None
-    return source if source in load(config).config.bots else None
-
-
 def _known(source: str, config: Path) -> list[tuple[str, str | None, float]] | None:
     """The patterns ``botwatch run`` stored for the bot ``source`` (oldest first); None
     for a file, or when there is no store yet to ask."""
-    bot = _bot_of(source, config)
-    if bot is None:
+    if source == "-" or Path(source).exists() or set("*?[/") & set(source):
         return None
-    loaded = load(config)
+    loaded = _config(config)
+    if loaded is None or source not in loaded.config.bots:
+        return None
+    bot = source
     url = loaded.storage_url
     if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
         return None  # botwatch run never ran here: nothing is known (and nothing created)
@@ -484,8 +492,7 @@ def logs_tail(
     interval: Annotated[float, typer.Option("--interval", help="Seconds between looks.")] = 0.25,
 ) -> None:
     """The last records of a log, parsed (levels, tracebacks joined); -f to follow."""
-    if level not in LEVELS:
-        fail(f"--level must be one of {', '.join(LEVELS)}, not {level!r}")
+    floor = _level(level)
     try:
         pattern = re.compile(grep) if grep else None
     except re.error as e:
@@ -494,7 +501,6 @@ def logs_tail(
     if len(names) != 1:
         fail(f"tail takes one log; {source!r} names {len(names)} ({', '.join(names)})")
     name = names[0]
-    floor = LEVELS.index(level)
 
     def wanted(rec: LogRecord) -> bool:
         if rec.level is not None and LEVELS.index(rec.level) < floor and rec.exc_type is None:
@@ -503,34 +509,25 @@ def logs_tail(
 
     parser = LogParser()
     follower: LiveSource
-    if Path(name).is_file() and name != "-":
-        last: deque[LogRecord] = deque(maxlen=max(lines, 0))
-        with open(name, "rb") as stream:
-            for rec in parser.records(LineReader(stream).lines_of()):
-                if wanted(rec):
-                    last.append(rec)
-            size = stream.tell()
-            inode = os.fstat(stream.fileno()).st_ino
-        for rec in last:
-            _show(rec, as_json)
-        if not follow:
-            return
-        follower = Follower(name, position=Position(inode, size))
-    elif not follow:
-        # A pipe or a command, read once: its last records.
-        last = deque(maxlen=max(lines, 0))
-        with _open(name, None) as (piped, _):
-            for rec in parser.records(LineReader(piped).lines_of()):
-                if wanted(rec):
-                    last.append(rec)
-        for rec in last:
-            _show(rec, as_json)
-        return
-    else:
+    is_file = name != "-" and Path(name).is_file()
+    if follow and not is_file:
         # Followed from now (a pipe: as its lines come; it ends when the pipe does).
         from botwatch.logs.live import live_source
 
         follower = live_source(name)
+    else:
+        last: deque[LogRecord] = deque(maxlen=max(lines, 0))
+        with _open(name, None) as (stream, _):
+            for rec in parser.records(LineReader(stream).lines_of()):
+                if wanted(rec):
+                    last.append(rec)
+            if is_file:
+                position = Position(os.fstat(stream.fileno()).st_ino, stream.tell())
+        for rec in last:
+            _show(rec, as_json)
+        if not follow:
+            return
+        follower = Follower(name, position=position)
     try:
         while True:
             raw = follower.poll()

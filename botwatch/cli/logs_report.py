@@ -18,11 +18,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, fail
-from botwatch.cli.logs_cmd import _open, _options, _progress, _sources, _time, logs_app
+from botwatch.cli.logs_cmd import (
+    _config,
+    _level,
+    _open,
+    _options,
+    _progress,
+    _sources,
+    _time,
+    logs_app,
+)  # fmt: skip
 from botwatch.logs.errors import Window
 from botwatch.logs.extract import Extractors
 from botwatch.logs.formats import Format
-from botwatch.logs.record import LEVELS, LogRecord
+from botwatch.logs.record import LogRecord
 from botwatch.logs.stats import LogStats, analyze
 
 Since = Annotated[str | None, typer.Option("--since", help="1h, 7d or an ISO time.")]
@@ -43,12 +52,12 @@ Source = Annotated[
 
 def _extractors(config: Path) -> Extractors:
     """The built-in extraction rules and the config's ``log_extract`` ones."""
-    if not config.exists():
+    loaded = _config(config)
+    if loaded is None:
         return Extractors()
-    from botwatch.cli._common import load
     from botwatch.logs.extract import user_extractors
 
-    return Extractors(user_extractors(load(config).config.log_extract))
+    return Extractors(user_extractors(loaded.config.log_extract))
 
 
 View = Callable[[LogStats, ZoneInfo], list[RenderableType]]
@@ -64,9 +73,8 @@ def _run(
 ) -> None:  # fmt: skip
     """Read every source ``source`` names — whole, or as it grows (``follow``) — and
     show ``view`` of it, or ``part`` of it as JSON."""
+    _level(level)
     tz, pattern, line_format, window = _options(tz_name, grep, fmt, since, until)
-    if level not in LEVELS:
-        fail(f"--level must be one of {', '.join(LEVELS)}, not {level!r}")
     extractors = _extractors(config)
     names = _sources(source, config)
     if follow:
