@@ -291,12 +291,10 @@ class Extractors:
         out: list[Observation] = []
         kinds: set[str] = set()
         for rule in self.rules:
-            if rule.kind in kinds and rule.kind != "api_error":
-                continue  # one latency/command/delivery reading per record
+            if rule.kind in kinds:
+                continue  # one reading of each kind per record: the first rule's
             got = rule.apply(message, lowered)
             if got:
-                if rule.kind == "api_error" and "api_error" in kinds:
-                    continue
                 if rule.kind == "security" and (
                     _SECURITY_API.search(message) or _DELIVERY_BLOCKED.search(message)
                 ):

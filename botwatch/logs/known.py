@@ -12,7 +12,6 @@ __all__ = ["MAX_PATTERNS", "BotPatterns", "pattern_key"]
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botwatch.logs.categories import categorize
@@ -34,15 +33,8 @@ def pattern_key(text: str, exc_type: str | None) -> str:
     return hashlib.sha1(f"{text}\0{exc_type or ''}".encode()).hexdigest()
 
 
-@dataclass
-class _Pending:
-    text: str
-    exc_type: str | None
-    category: str
-    count: int
-    first_seen: float
-    last_seen: float
-    example: str
+Row = dict[str, Any]
+"""A ``log_patterns`` row: what the store adds (count) and widens (first/last seen)."""
 
 
 class BotPatterns:
@@ -57,8 +49,8 @@ class BotPatterns:
             t = self.miner.add(s.text)
             self.keys.setdefault((t.id, s.exc_type), s.key)
             self.known.add(s.key)
-        self.pending: dict[str, _Pending] = {}
-        self.new: list[_Pending] = []
+        self.pending: dict[str, Row] = {}
+        self.new: list[Row] = []
         """Patterns first seen since the last ``take()`` (for events)."""
 
     def add(self, rec: LogRecord, now: float) -> None:
@@ -70,42 +62,39 @@ class BotPatterns:
             key = pattern_key(t.text, rec.exc_type) if len(self.keys) < MAX_PATTERNS else OVERFLOW
             self.keys[ident] = key
         ts = rec.ts if rec.ts is not None else now
-        p = self.pending.get(key)
-        if p is None:
-            example = example_of(rec)
-            text = t.text if key != OVERFLOW else "(more patterns than botwatch keeps)"
-            p = self.pending[key] = _Pending(
-                text, rec.exc_type, categorize(example, t.text, rec.exc_type).name, 0, ts, ts,
-                example,
-            )  # fmt: skip
-            if key not in self.known:
-                self.known.add(key)
-                self.new.append(p)
-        else:
-            p.text = t.text if key != OVERFLOW else p.text
-            p.first_seen = min(p.first_seen, ts)
-            p.last_seen = max(p.last_seen, ts)
-        p.count += 1
+        text = t.text if key != OVERFLOW else "(more patterns than botwatch keeps)"
+        if key in self.pending:
+            self.pending[key]["text"] = text  # a template widens as it sees more
+            _merge(self.pending[key], 1, ts, ts)
+            return
+        example = example_of(rec)
+        row = self.pending[key] = {
+            "bot": self.bot, "key": key, "text": text, "exc_type": rec.exc_type,
+            "category": categorize(example, t.text, rec.exc_type).name, "count": 1,
+            "first_seen": ts, "last_seen": ts, "example": example,
+        }  # fmt: skip
+        if key not in self.known:
+            self.known.add(key)
+            self.new.append(row)
 
-    def take(self) -> tuple[list[dict[str, Any]], list[_Pending]]:
+    def take(self) -> tuple[list[Row], list[Row]]:
         """The rows to add to the store since the last call, and the new patterns."""
-        rows = [{"bot": self.bot, "key": k, "text": p.text, "exc_type": p.exc_type,
-                 "category": p.category, "count": p.count, "first_seen": p.first_seen,
-                 "last_seen": p.last_seen, "example": p.example}
-                for k, p in self.pending.items()]  # fmt: skip
-        new = self.new
+        rows, new = list(self.pending.values()), self.new
         self.pending, self.new = {}, []
         return rows, new
 
     def give_back(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Rows ``take()`` gave that could not be saved: counted again at the next save."""
         for r in rows:
-            p = self.pending.get(r["key"])
-            if p is None:
-                self.pending[r["key"]] = _Pending(r["text"], r["exc_type"], r["category"],
-                                                  r["count"], r["first_seen"], r["last_seen"],
-                                                  r["example"])  # fmt: skip
+            mine = self.pending.get(r["key"])
+            if mine is None:
+                self.pending[r["key"]] = dict(r)
             else:
-                p.count += r["count"]
-                p.first_seen = min(p.first_seen, r["first_seen"])
-                p.last_seen = max(p.last_seen, r["last_seen"])
+                _merge(mine, r["count"], r["first_seen"], r["last_seen"])
+
+
+def _merge(row: Row, count: int, first: float, last: float) -> None:
+    """Add ``count`` records seen from ``first`` to ``last`` to ``row``."""
+    row["count"] += count
+    row["first_seen"] = min(row["first_seen"], first)
+    row["last_seen"] = max(row["last_seen"], last)

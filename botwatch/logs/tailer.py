@@ -211,30 +211,32 @@ class LogTailer:
         for bot, spec in self.loaded.config.bots.items():
             for source in command_log_sources(spec):
                 name = str(source)
-                if name in self.sources:
-                    continue
                 saved = self.saved.get(name)
-                # A command's place: its exact one (journald's cursor, docker's last
-                # line's time), else a time in milliseconds where a file's offset goes;
-                # nothing saved: from now.
-                resume = saved[2] if saved and saved[0] == COMMAND_INODE else None
-                since = saved[1] / 1000 if saved and saved[0] == COMMAND_INODE else None
-                command = CommandFollower(source, since=since, resume=resume)
-                self.sources[name] = _Source(bot, name, command, LogParser(tz=self.tz))
-                if bot not in self.stats:
-                    self.stats[bot] = self._bot_stats(bot, resumed=saved is not None)
+                if name not in self.sources:
+                    # A command's place: its exact one (journald's cursor, docker's last
+                    # line's time), else a time in milliseconds where a file's offset
+                    # goes; nothing saved: from now.
+                    _, ms, resume = (
+                        saved if saved and saved[0] == COMMAND_INODE else (0, None, None)
+                    )
+                    self._add(bot, name, saved, CommandFollower(
+                        source, since=ms / 1000 if ms is not None else None, resume=resume))  # fmt: skip
             for path in log_file_paths(self.loaded, spec):
-                if path in self.sources:
-                    continue
                 saved = self.saved.get(path)
-                # A file there before we were is read from its end (its past is not
-                # news); one that appears later is all news.
-                position = Position(saved[0], saved[1]) if saved else None
-                follower = Follower(path, position=position,
-                                    from_end=saved is None and os.path.exists(path))  # fmt: skip
-                self.sources[path] = _Source(bot, path, follower, LogParser(tz=self.tz))
-                if bot not in self.stats:
-                    self.stats[bot] = self._bot_stats(bot, resumed=saved is not None)
+                if path not in self.sources:
+                    # A file there before we were is read from its end (its past is not
+                    # news); one that appears later is all news.
+                    self._add(bot, path, saved, Follower(
+                        path, position=Position(saved[0], saved[1]) if saved else None,
+                        from_end=saved is None and os.path.exists(path)))  # fmt: skip
+
+    def _add(
+        self, bot: str, name: str, saved: SavedPosition | None,
+        follower: Follower | CommandFollower,
+    ) -> None:  # fmt: skip
+        self.sources[name] = _Source(bot, name, follower, LogParser(tz=self.tz))
+        if bot not in self.stats:
+            self.stats[bot] = self._bot_stats(bot, resumed=saved is not None)
 
     def _bot_stats(self, bot: str, *, resumed: bool) -> _BotStats:
         config = self.loaded.config
@@ -246,7 +248,13 @@ class LogTailer:
         return _BotStats(extractors, patterns, expect, bot=bot)
 
     def tick(self, now: float) -> list[SampleGroup]:
-        """Read what is new in every file; the bots' series as of ``now``."""
+        """Read what is new in every source; the bots' series as of ``now``."""
+        self.read(now)
+        return self.samples(now)
+
+    def read(self, now: float) -> None:
+        """Read what is new in every source (the series are made by ``samples`` only
+        when they are to be written: the monitor reads every second, writes every 10)."""
         self._now = now
         if now >= self._next_scan:
             self._next_scan = now + RESCAN
@@ -269,7 +277,6 @@ class LogTailer:
             bucket = stats.recent[-1]
             for rec in records:
                 self._record(stats, bucket, rec, now)
-        return self.samples(now)
 
     def _secrets(self, bot: str, raw: list[bytes]) -> None:
         """Count the distinct secrets a bot leaked (one C-level search per read); each
@@ -308,7 +315,7 @@ class LogTailer:
     def samples(self, now: float) -> list[SampleGroup]:
         """Every bot's log series as of ``now``."""
         out: list[SampleGroup] = []
-        for bot, stats in self.stats.items():
+        for stats in self.stats.values():
             while stats.recent and stats.recent[0][0] < now - RATIO_WINDOW:
                 stats.recent.popleft()
             errors = sum(b[1] for b in stats.recent)
@@ -322,7 +329,7 @@ class LogTailer:
                 if level in stats.levels or level in ("error", "warning"):
                     out.append(SampleGroup(stats.labels(("level", level)), now,
                                            {"log_lines_total": float(stats.levels[level])}))  # fmt: skip
-            out.extend(_extracted(bot, stats, now))
+            out.extend(_extracted(stats, now))
         return out
 
     def take_patterns(self) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, str]]]:
@@ -333,7 +340,7 @@ class LogTailer:
         for bot, stats in self.stats.items():
             got, fresh = stats.patterns.take()
             rows += got
-            new += [(bot, p.text, p.category, p.example) for p in fresh]
+            new += [(bot, p["text"], p["category"], p["example"]) for p in fresh]
         return rows, new
 
     def give_back(self, rows: list[dict[str, Any]]) -> None:
@@ -373,7 +380,7 @@ class LogTailer:
             src.follower.close()
 
 
-def _extracted(bot: str, stats: _BotStats, now: float) -> list[SampleGroup]:
+def _extracted(stats: _BotStats, now: float) -> list[SampleGroup]:
     """The series of what the extraction rules and expectations found."""
     out = [SampleGroup(stats.labels(*labels), now, {series: float(value)})
            for (series, labels), value in stats.counts.items()]  # fmt: skip

@@ -233,8 +233,11 @@ class Monitor:
     async def _read_logs(self) -> None:
         """Read what the bots' log files gained; their series to the store and rules."""
         now = self.clock.time()
+        # Read every second (a tail), recorded every LOG_SAMPLES_EVERY: counters over
+        # hours need no per-second points, so the series are only made when written.
+        due = now >= self._next_log_sample
         try:
-            samples = await asyncio.to_thread(self.logs.tick, now)
+            samples = await asyncio.to_thread(self.logs.tick if due else self.logs.read, now)
         except Exception:
             log.exception("reading log files failed")
             return
@@ -243,9 +246,7 @@ class Monitor:
             if self._log_errors.get(name) != why:
                 log.warning("log source %s: %s (retrying with backoff)", name, why)
         self._log_errors = failing
-        if samples and now >= self._next_log_sample:
-            # Read every second (a tail), recorded every LOG_SAMPLES_EVERY: counters
-            # over hours need no per-second points.
+        if samples:
             self._next_log_sample = now + LOG_SAMPLES_EVERY
             self.store.write(samples=samples)
             self.alerting.observe(samples)
@@ -258,19 +259,17 @@ class Monitor:
         note every pattern seen for the first time as an event."""
         now = self.clock.time()
         rows, new = self.logs.take_patterns()
-        leaks = self.logs.take_leaks()
-        if leaks:
-            self.store.write(events=[
-                Event("log_secret_leaked", now, bot, f"{kind} leaked into the logs: {redacted}",
-                      {"kind": kind, "redacted": redacted})
-                for bot, kind, redacted in leaks
-            ])  # fmt: skip
-        if new:
-            self.store.write(events=[
-                Event("log_pattern_new", now, bot, f"new error pattern: {text}",
-                      {"category": category, "example": example})
-                for bot, text, category, example in new
-            ])  # fmt: skip
+        events = [
+            Event("log_secret_leaked", now, bot, f"{kind} leaked into the logs: {redacted}",
+                  {"kind": kind, "redacted": redacted})
+            for bot, kind, redacted in self.logs.take_leaks()
+        ] + [
+            Event("log_pattern_new", now, bot, f"new error pattern: {text}",
+                  {"category": category, "example": example})
+            for bot, text, category, example in new
+        ]  # fmt: skip
+        if events:
+            self.store.write(events=events)
         try:
             await asyncio.to_thread(self.store.log_positions.save, self.logs.positions(), now, rows)
         except StoreError as e:
