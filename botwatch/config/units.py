@@ -1,13 +1,14 @@
-"""Durations (``30s``, ``1h30m``) and sizes (``512MB``) as pydantic-aware types."""
+"""Durations (``30s``, ``1h30m``) and sizes (``512MB``) as pydantic-aware types.
+
+``Duration`` and ``Size`` are built on first use (PEP 562): commands that only parse
+or format (``botwatch logs``) do not pay for importing pydantic at start-up."""
 
 from __future__ import annotations
 
 __all__ = ["Duration", "Size", "format_duration", "format_size", "parse_duration", "parse_size"]
 
 import re
-from typing import Annotated, Any
-
-from pydantic import BeforeValidator, PlainSerializer
+from typing import TYPE_CHECKING, Annotated, Any
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -94,10 +95,36 @@ def format_size(n: float) -> str:
     return f"{n:.1f}TB"  # pragma: no cover - loop always returns
 
 
-Duration = Annotated[
-    float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
-]
-"""Seconds, written in config as ``30s``, ``5m``, ``1h30m``."""
+def _types() -> dict[str, Any]:
+    from pydantic import BeforeValidator, PlainSerializer
 
-Size = Annotated[int, BeforeValidator(parse_size), PlainSerializer(format_size, return_type=str)]
-"""Bytes, written in config as ``512MB``, ``2GiB``."""
+    return {
+        "Duration": Annotated[
+            float, BeforeValidator(parse_duration),
+            PlainSerializer(format_duration, return_type=str),
+        ],
+        "Size": Annotated[
+            int, BeforeValidator(parse_size), PlainSerializer(format_size, return_type=str)
+        ],
+    }  # fmt: skip
+
+
+if TYPE_CHECKING:
+    from pydantic import BeforeValidator, PlainSerializer
+
+    Duration = Annotated[
+        float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+    ]
+    """Seconds, written in config as ``30s``, ``5m``, ``1h30m``."""
+
+    Size = Annotated[
+        int, BeforeValidator(parse_size), PlainSerializer(format_size, return_type=str)
+    ]
+    """Bytes, written in config as ``512MB``, ``2GiB``."""
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name in ("Duration", "Size"):
+            globals().update(_types())
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
