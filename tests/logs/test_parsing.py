@@ -57,6 +57,15 @@ def test_detection_picks_the_format_most_lines_are_in() -> None:
     lines = [f"2026-11-30 08:00:0{i},000 - bot - INFO - hello {i}" for i in range(5)]
     assert detect(lines) is FORMATS["python"]
     assert detect(["ERROR:bot:x", "INFO:bot:y"]) is FORMATS["python-bare"]
+    # Tracebacks and a stray line the catch-all reads ("Error" in it) do not make a
+    # Python log "generic" (which would leave "bot - ERROR -" in every message).
+    traceback = ["Traceback (most recent call last):", '  File "/app/bot.py", line 3, in f',
+                 "telegram.error.RetryAfter: Flood control exceeded"]  # fmt: skip
+    mixed = lines[:2] + traceback + ["garbage Error here", "2026-11-30 08:00:09 oops"] + lines
+    assert detect(mixed) is FORMATS["python"]
+    # Where no one format reads half the lines, the catch-all does.
+    odd = ["2026-11-30 08:00:01 started", "2026-11-30 08:00:02 ERROR failed", lines[0]]
+    assert detect(odd) is FORMATS["generic"]
 
 
 def test_timestamps_with_and_without_zones() -> None:
@@ -190,6 +199,36 @@ def test_windows_split_now_from_before() -> None:
     w = Window(since=100.0, until=200.0)
     got = [w.where(t) for t in (None, 150.0, 50.0, 0.0, -1.0, 250.0)]
     assert got == ["now", "now", "previous", "previous", None, None]
+
+
+def test_remembering_digit_shapes_groups_exactly_as_masking_every_message() -> None:
+    import random
+
+    from botwatch.logs.templates import TemplateMiner
+
+    rng = random.Random(11)
+    shapes = [
+        "HTTP error {code}: retry after {d} while sending batch {n}",
+        "error {code} after {code} ms for user {n}", "status={code} took {n}ms",
+        "{code} Too Many Requests for chat {n}", "worker {n} on SOCKS{d} port {n}",
+        "connect to 10.0.{n}.{d}:5432 failed after {d} tries", "HTTP error {d}٢{e}: retry",
+        "took {m} ms, then error {code}: retrying",
+        "got {n} rows in {d}.{n}s (code {code})", "Failed to send to user {n}: Forbidden",
+    ]  # fmt: skip
+    cached, plain = TemplateMiner(), TemplateMiner(shapes=False)
+    for _ in range(5000):
+        message = rng.choice(shapes).format(
+            code=rng.choice([200, 404, 429, 500, 503, 777, 99, 4290]),
+            n=rng.choice([rng.randrange(1000), rng.randrange(10**9)]), d=rng.randrange(10),
+            e=rng.randrange(10), m=rng.choice([429, 500, 300]))  # fmt: skip
+        assert cached.add(message).id == plain.add(message).id, message
+    # The orders that would fool a careless key: a code's digits found twice, and
+    # digits of another script (which masking reads as digits too).
+    for message in ("took 429 ms, then error 429: x", "took 300 ms, then error 500: x",
+                    "took 300 ms, then error 429: x", "HTTP error 4٢9: y", "HTTP error 5٢0: y",
+                    "HTTP error 9٢9: y", "HTTP error 5٢0: y"):  # fmt: skip
+        assert cached.add(message).id == plain.add(message).id, message
+    assert [t.text for t in cached] == [t.text for t in plain]
 
 
 def test_messages_that_differ_only_in_digits_skip_masking_but_never_cross_codes() -> None:
