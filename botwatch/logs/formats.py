@@ -34,10 +34,11 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from botwatch.errors import ConfigError, ConfigIssue
+from botwatch.logs.continuation import is_continuation
 from botwatch.logs.record import LogRecord, normalize_level
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_MINUTES: dict[tuple[str, tzinfo], float] = {}
+_MINUTES: dict[tzinfo, dict[str, float]] = {}
 _UTC = ZoneInfo("UTC")
 
 
@@ -50,6 +51,12 @@ def parse_ts(text: str | float | int | None, tz: tzinfo = _UTC) -> float | None:
     """A timestamp as Unix seconds: ISO 8601 with ``T`` or a space, comma or dot
     fractions, ``Z`` or an offset; naive ones in ``tz``; epoch seconds or
     milliseconds; ``Jan  5 12:00:00`` (syslog, this year). None when not a time."""
+    if type(text) is str and 19 <= len(text) <= 26:
+        # "2026-11-30 08:00:01,123", the usual naive stamp: the minute from a cache,
+        # the seconds added (fromisoformat per line costs more than the rest of it).
+        got = _naive(text, tz)
+        if got is not None:
+            return got
     if text is None:
         return None
     if isinstance(text, int | float):
@@ -59,22 +66,10 @@ def parse_ts(text: str | float | int | None, tz: tzinfo = _UTC) -> float | None:
     if not s:
         return None
     n = len(s)
-    if 19 <= n <= 26 and s[13] == ":" and s[16] == ":" and (n == 19 or s[19] in ".,"):
-        # "2026-11-30 08:00:01,123", the usual naive stamp: the minute from a cache,
-        # the seconds added (fromisoformat per line costs more than the rest of it).
-        rest = s[17:].replace(",", ".")
-        if rest.replace(".", "", 1).isdigit():
-            key = (s[:16], tz)
-            base = _MINUTES.get(key)
-            if base is None:
-                try:
-                    dt = datetime.fromisoformat(s[:16])
-                except ValueError:
-                    return None
-                if len(_MINUTES) > 10_000:
-                    _MINUTES.clear()
-                base = _MINUTES[key] = dt.replace(tzinfo=tz).timestamp()
-            return base + float(rest)
+    if s != text and 19 <= n <= 26:
+        got = _naive(s, tz)
+        if got is not None:
+            return got
     if s[0].isdigit() and n >= 10 and s[4] == "-":
         try:
             dt = datetime.fromisoformat(s.replace(" +", "+").replace(" -", "-"))
@@ -88,6 +83,29 @@ def parse_ts(text: str | float | int | None, tz: tzinfo = _UTC) -> float | None:
     except ValueError:
         return None
     return dt.replace(year=datetime.now(tz).year, tzinfo=tz).timestamp()
+
+
+def _naive(s: str, tz: tzinfo) -> float | None:
+    """``2026-11-30 08:00:01[,123]`` (19 to 26 characters) in ``tz``; None: not that."""
+    n = len(s)
+    if s[13] != ":" or s[16] != ":" or (n > 19 and s[19] not in ".,"):
+        return None
+    seconds = s[17:19] + "." + s[20:] if n > 19 else s[17:19]
+    if not seconds.replace(".", "", 1).isdigit():
+        return None
+    minutes = _MINUTES.get(tz)
+    if minutes is None:
+        minutes = _MINUTES[tz] = {}
+    base = minutes.get(s[:16])
+    if base is None:
+        try:
+            dt = datetime.fromisoformat(s[:16])
+        except ValueError:
+            return None
+        if len(minutes) > 10_000:
+            minutes.clear()
+        base = minutes[s[:16]] = dt.replace(tzinfo=tz).timestamp()
+    return base + float(seconds)
 
 
 class Format(ABC):
@@ -131,8 +149,9 @@ class RegexFormat(Format):
         if m is None:
             return None
         g = m.groupdict()
-        level = normalize_level(g.get("level"))
-        if g.get("level") and level is None:
+        name = g.get("level")
+        level = normalize_level(name)
+        if name and level is None:
             return None  # a word where the level goes that is no level: not this format
         return LogRecord(g["message"], level, parse_ts(g.get("ts"), tz), g.get("logger"))
 
@@ -390,12 +409,23 @@ def detect(lines: Sequence[str], candidates: Iterable[Format] | None = None) -> 
 def detect_share(
     lines: Sequence[str], candidates: Iterable[Format] | None = None
 ) -> tuple[Format, float] | None:
-    """The format that parses most of ``lines`` and the share of them it parses."""
+    """The format that parses most of ``lines`` and the share of them it parses.
+
+    A traceback's lines are no format's: they are left out. The catch-all ``generic``
+    parses nearly every line a specific format does, and a stray line more, so it is
+    chosen only when no specific format parses half of the lines."""
+    sample = [x for x in (strip_ansi(y) for y in lines if y.strip()) if not is_continuation(x)]
+    if not sample:
+        return None
     best: Format | None = None
     best_n = 0
-    sample = [strip_ansi(x) for x in lines if x.strip()]
+    fallback: tuple[Format, int] | None = None
     for fmt in candidates if candidates is not None else FORMATS.values():
         n = sum(1 for line in sample if fmt.parse(line) is not None)
-        if n > best_n:
+        if isinstance(fmt, Generic):
+            fallback = (fmt, n)
+        elif n > best_n:
             best, best_n = fmt, n
+    if fallback is not None and fallback[1] > best_n and best_n * 2 < len(sample):
+        best, best_n = fallback
     return None if best is None else (best, best_n / len(sample))

@@ -73,8 +73,11 @@ class LogParser:
                     continue  # a split Docker line: the rest comes next
                 raw = u.line
             line = strip_ansi(raw)
-            if not line.strip():
+            if not line or line.isspace():
                 self.blank += 1
+                continue
+            if pending is not None and line[0] in " \t":
+                pending.extra.append(line)  # indented: a traceback's frames, no type
                 continue
             if pending is not None and is_continuation(line):
                 pending.extra.append(line)

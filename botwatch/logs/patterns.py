@@ -86,6 +86,7 @@ class ErrorPatterns:
         self.miner = miner or TemplateMiner()
         self.patterns: dict[tuple[int, str | None], Pattern] = {}
         self.records = 0
+        self._hours: dict[int, int] = {}
         self.known: dict[tuple[int, str | None], float] | None = None
         """Patterns the monitor already knew, with their first time (``seed``)."""
 
@@ -119,7 +120,7 @@ class ErrorPatterns:
                 p.first_seen = rec.ts
             if p.last_seen is None or rec.ts > p.last_seen:
                 p.last_seen = rec.ts
-            p.by_hour[datetime.fromtimestamp(rec.ts, self.tz).hour] += 1
+            p.by_hour[self._hour(rec.ts)] += 1
         if len(p.examples) < EXAMPLES:
             p.examples.append(example_of(rec))
         if "retry" in rec.message.lower():
@@ -127,6 +128,17 @@ class ErrorPatterns:
             if ra is not None and (p.retry_after is None or ra > p.retry_after):
                 p.retry_after = ra
         return p
+
+    def _hour(self, ts: float) -> int:
+        """The hour of day of ``ts`` in ``tz``, by the quarter hour it falls in (every
+        zone's offset, and every change of it, is on a quarter hour)."""
+        quarter = int(ts // 900)
+        hour = self._hours.get(quarter)
+        if hour is None:
+            if len(self._hours) > 100_000:
+                self._hours.clear()
+            hour = self._hours[quarter] = datetime.fromtimestamp(quarter * 900, self.tz).hour
+        return hour
 
     def top(self, n: int | None = None) -> list[Pattern]:
         """Patterns seen in this window, most frequent first."""

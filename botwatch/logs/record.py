@@ -23,11 +23,17 @@ _ALIASES = {
 }  # fmt: skip
 
 
+_AS_WRITTEN = {w: level for alias, level in _ALIASES.items()
+               for w in (alias, alias.upper(), alias.capitalize())}  # fmt: skip
+"""The aliases as logs write them (``ERROR``, ``Error``): one lookup for most lines."""
+
+
 def normalize_level(name: str | None) -> str | None:
     """``WARN``, ``warning``, ``W``, ``40`` → ``warning``; None when unknown."""
     if not name:
         return None
-    return _ALIASES.get(name.strip().lower())
+    level = _AS_WRITTEN.get(name)
+    return level if level is not None else _ALIASES.get(name.strip().lower())
 
 
 @dataclass

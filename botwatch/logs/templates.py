@@ -54,7 +54,7 @@ class TemplateMiner:
 
     def __init__(
         self, *, depth: int = 2, similarity: float = 0.6, max_children: int = 100,
-        max_cache: int = 200_000,
+        max_cache: int = 200_000, shapes: bool = True,
     ) -> None:  # fmt: skip
         self.depth = depth
         """Tokens (after the length) that pick a leaf."""
@@ -63,11 +63,15 @@ class TemplateMiner:
         """Branches per node; past it new tokens share the wildcard branch (so a
         variable the masks miss cannot grow the tree without bound)."""
         self.max_cache = max_cache
+        """Masked messages, and digit shapes, remembered (each)."""
+        self.shapes = shapes
+        """Whether a message of a digit shape seen before skips masking (off only to
+        check that it groups exactly as masking every message does)."""
         self.templates: list[Template] = []
         self._root = _Node()
         self._cache: dict[str, Template] = {}
-        self._shapes: dict[bytes, Template] = {}
-        """Messages by their digits' shape (``add``): repeats skip masking too."""
+        self._shapes: dict[_Shape, Template | _Coded] = {}
+        """Templates by their messages' digit shape (``_shape``): repeats skip masking."""
 
     def __len__(self) -> int:
         return len(self.templates)
@@ -78,14 +82,16 @@ class TemplateMiner:
     def add(self, message: str) -> Template:
         """The template ``message`` belongs to (created or widened as needed)."""
         text = message[:MAX_MESSAGE]
-        # Messages that differ only in their digits (ids, counts, times) mask alike —
-        # unless masking kept a digit (a status code, SOCKS5): then the digits matter,
-        # and the message is not remembered by this key.
-        shape = text.encode("utf-8", "surrogatepass").translate(_SHAPE)
-        t = self._shapes.get(shape)
-        if t is not None:
-            t.count += 1
-            return t
+        # Messages of one digit shape mask alike (see ``_shape``): a repeat of a shape
+        # skips masking. Where masking kept a status code, the code's own digits are
+        # part of the key too.
+        shape, runs = _shape(text) if self.shapes else (None, ())
+        entry = self._shapes.get(shape) if shape is not None else None
+        if entry is not None:
+            t = entry if isinstance(entry, Template) else entry.get(runs)
+            if t is not None:
+                t.count += 1
+                return t
         toks = tokens(text)
         key = " ".join(toks)
         t = self._cache.get(key)
@@ -96,12 +102,28 @@ class TemplateMiner:
             self._cache[key] = t
             if not t.example:
                 t.example = message
-        if not _HAS_DIGIT.search(key):
-            if len(self._shapes) >= self.max_cache:
-                self._shapes.clear()
-            self._shapes[shape] = t
+        if shape is not None:
+            self._remember(shape, runs, key, t, entry)
         t.count += 1
         return t
+
+    def _remember(self, shape: _Shape, runs: tuple[bytes, ...], key: str, t: Template,
+                  entry: Template | _Coded | None) -> None:  # fmt: skip
+        kept = _DIGIT_RUN.findall(key)
+        if not kept:
+            new: Template | _Coded = t
+        else:
+            # Only when each digit masking kept is one of the message's 3-digit runs,
+            # and only one of them, is it known which runs the key must hold.
+            values = [r.decode() for r in runs]
+            if not all(len(d) == 3 and values.count(d) == 1 for d in kept):
+                return
+            new = entry if isinstance(entry, _Coded) else _Coded(
+                tuple(values.index(d) for d in kept))  # fmt: skip
+            new.put(runs, t)
+        if len(self._shapes) >= self.max_cache:
+            self._shapes.clear()
+        self._shapes[shape] = new
 
     def match(self, message: str) -> Template | None:
         """The template ``message`` would join, without changing anything."""
@@ -180,10 +202,52 @@ class TemplateMiner:
         return t
 
 
-# A message's shape: every ASCII digit as its class — 1 to 5 (which may start a status
-# code masking keeps) or the others — so two messages of one shape mask alike.
-_SHAPE = bytes.maketrans(b"0123456789", b"0111110000")
-_HAS_DIGIT = re.compile(r"\d")
+_Shape = bytes | tuple[bytes, bytes]
+
+
+class _Coded:
+    """A shape whose masking keeps some of its 3-digit runs (status codes): the
+    templates by the values of those runs."""
+
+    __slots__ = ("at", "by_code")
+
+    def __init__(self, at: tuple[int, ...]) -> None:
+        self.at = at
+        self.by_code: dict[tuple[bytes, ...], Template] = {}
+
+    def get(self, runs: tuple[bytes, ...]) -> Template | None:
+        return self.by_code.get(tuple(runs[i] for i in self.at))
+
+    def put(self, runs: tuple[bytes, ...], t: Template) -> None:
+        if len(self.by_code) < 1000:
+            self.by_code[tuple(runs[i] for i in self.at)] = t
+
+
+def _shape(text: str) -> tuple[_Shape | None, tuple[bytes, ...]]:
+    """``text``'s digit shape and its 3-digit runs.
+
+    Masking looks at digits in two ways only: a digit or not, and whether a run of
+    exactly three starts with 1–5 (a status code). So the shape is the text with every
+    digit a ``0``, plus the class of each 3-digit run's first digit: two messages of
+    one shape mask alike, up to the runs kept as codes. None: digits of other
+    scripts, which masking reads as digits too (not worth a shape of their own)."""
+    if not text.isascii() and _OTHER_DIGIT.search(text):
+        return None, ()
+    raw = text.encode("utf-8", "surrogatepass")
+    shape = raw.translate(_ZERO)
+    if b"000" not in shape:
+        return shape, ()
+    runs = tuple(r for r in _RUNS.findall(raw) if len(r) == 3)
+    if not runs:
+        return shape, ()
+    return (shape, bytes([r[0] for r in runs]).translate(_CLASS)), runs
+
+
+_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+_CLASS = bytes.maketrans(b"0123456789", b"0111110000")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+_RUNS = re.compile(rb"[0-9]{3,}")
+_DIGIT_RUN = re.compile(r"\d+")
 _CODE = re.compile(r"(?<!\d)[1-5]\d\d(?!\d)")
 """A status code in a token masking kept (``429:``, ``status=404``, ``(500)``)."""
 
