@@ -176,9 +176,11 @@ def _progress(names: list[str]) -> Iterator[Progress | None]:
     if not big:
         yield None
         return
+    # Redrawn as bytes are read, not by a thread: a large file is scanned by a forked
+    # child (botwatch.logs.pipeline), and forking a threaded process is not safe.
     progress = Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-        TimeRemainingColumn(), console=err_console, transient=True,
+        TimeRemainingColumn(), console=err_console, transient=True, auto_refresh=False,
     )  # fmt: skip
     with progress:
         yield progress
@@ -207,7 +209,16 @@ def _open(
             yield f, None
             return
         task = progress.add_task(Path(name).name, total=Path(name).stat().st_size)
-        yield f, lambda n: progress.advance(task, n)
+        drawn = 0.0
+
+        def advance(n: int) -> None:
+            nonlocal drawn
+            progress.advance(task, n)
+            if time.monotonic() - drawn >= 0.1:  # ten times a second, as rich's thread
+                progress.refresh()
+                drawn = time.monotonic()
+
+        yield f, advance
 
 
 def _trend(p: Pattern, compared: bool) -> str:
@@ -312,7 +323,7 @@ def logs_errors(
             with _open(name, progress) as (stream, advance):
                 scans.append((name, scan_errors(
                     stream, fmt=line_format, tz=tz, level=level, window=window, grep=pattern,
-                    on_record=on_record, progress=advance, known=known,
+                    on_record=on_record, progress=advance, known=known, parallel=True,
                 )))  # fmt: skip
     if records:
         return

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import BinaryIO
 
+from botwatch.logs import pipeline
 from botwatch.logs.formats import Format, detect_share
 from botwatch.logs.parse import LogParser
 from botwatch.logs.patterns import ErrorPatterns
@@ -70,12 +71,15 @@ def scan_errors(
     on_record: Callable[[LogRecord, int], None] | None = None,
     progress: Callable[[int], None] | None = None,
     known: Iterable[tuple[str, str | None, float]] | None = None,
+    parallel: bool = False,
 ) -> ErrorScan:
     """Group the records of ``stream`` at ``level`` or worse into patterns.
 
     ``on_record(record, pattern_id)`` is called for every record of every level (a
     full parse), each grouped: the line-by-line check of grouping. ``known``: the
-    patterns the monitor stored for this bot (see ``ErrorPatterns.seed``)."""
+    patterns the monitor stored for this bot (see ``ErrorPatterns.seed``).
+    ``parallel``: a large file's bytes are searched by a second process while this one
+    parses (``botwatch.logs.pipeline``), where that is possible."""
     win = window or Window()
     reader = LineReader(stream, progress=progress)
     floor = LEVELS.index(level)
@@ -103,8 +107,11 @@ def scan_errors(
     if full:
         records = parser.records(reader.lines_of())
     else:
-        records = (r for first, lines in reader.error_blocks(needles)
-                   for r in parser.records(lines, first))  # fmt: skip
+        if parallel and pipeline.usable(stream):
+            chunks = pipeline.forked_error_blocks(reader, needles, progress)
+        else:
+            chunks = reader.error_blocks(needles)
+        records = (r for first, lines in chunks for r in parser.records(lines, first))
     for rec in records:
         out.records += 1
         if on_record is not None:
