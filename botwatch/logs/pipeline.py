@@ -83,9 +83,10 @@ def forked_error_blocks(
             except EOFError:
                 _, status = os.waitpid(pid, 0)
                 pid = 0
+                code = os.waitstatus_to_exitcode(status)
+                how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
                 raise LogSourceError(
-                    "the process scanning the log stopped before the end "
-                    f"(exit status {os.waitstatus_to_exitcode(status)})"
+                    f"the process scanning the log stopped before the end ({how})"
                 ) from None
             if kind == "chunks":
                 yield from payload
