@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
 from botwatch.errors import LogSourceError
 from botwatch.logs.read import MAX_LINE, decode
+from botwatch.logs.replay import ReplayFilter
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -452,9 +453,10 @@ class CommandFollower:
     ``last_error`` says what went wrong. Both tools resume exactly after the last line
     read — neither re-reading nor skipping: journalctl with ``--after-cursor`` (the
     entry's ``__CURSOR``), docker with ``--timestamps`` and ``--since`` the last line's
-    own nanosecond time, lines up to it dropped. ``resume`` is that place as text, to
-    save and hand to a new follower after a restart of botwatch. A ``cmd:`` is just
-    run again as written."""
+    own nanosecond time, lines up to it dropped. A ``cmd:`` is run again as written,
+    and the history it prints again on a start is dropped (``botwatch.logs.replay``).
+    ``resume`` is that place as text, to save and hand to a new follower after a
+    restart of botwatch."""
 
     def __init__(
         self,
@@ -486,7 +488,12 @@ class CommandFollower:
         """journald: the ``__CURSOR`` of the last entry read."""
         self._stamp: tuple[bytes, int] | None = None
         """docker: the last line's time, (seconds part, nanoseconds)."""
-        if resume is not None:
+        self._replay: ReplayFilter | None = None
+        """cmd: the last lines handed out, to drop the history a start prints again."""
+        if source.kind == "cmd":
+            kind, _, value = (resume or "").partition("=")
+            self._replay = ReplayFilter(value if kind == "lines" else None)
+        elif resume is not None:
             kind, _, value = resume.partition("=")
             if kind == "cursor" and source.kind == "journald" and value:
                 self._cursor = value
@@ -503,6 +510,8 @@ class CommandFollower:
             return f"cursor={self._cursor}"
         if self._stamp is not None:
             return f"ts={self._stamp[0].decode()}.{self._stamp[1]:09d}Z"
+        if self._replay is not None and self._replay.state is not None:
+            return f"lines={self._replay.state}"
         return None
 
     @property
@@ -536,6 +545,8 @@ class CommandFollower:
             lines[:0] = child.release()
         if lines and self.source.kind == "docker":
             lines = self._untimestamp(lines)
+        elif lines and self._replay is not None:
+            lines = self._replay.new(lines)
         if lines:
             self._mark(lines[-1])
             self.last_error = None
@@ -578,6 +589,8 @@ class CommandFollower:
                     tail = argv.index("--tail")
                     argv[tail : tail + 2] = ["--since", stamp]
         self._started_once = True
+        if self._replay is not None:
+            self._replay.started()
         try:
             self._child = _Child(self.source, argv, self.clock)
         except LogSourceError as e:

@@ -29,7 +29,8 @@ Label values a bot controls (latency names, commands, events) are capped at
 A file seen for the first time is read from its end (its history is not news); after
 that the position of every file is saved and a restart resumes there. ``journald:``
 and ``docker:`` sources are followed by their command (``CommandFollower``) from now,
-and resume exactly after their last line; a ``cmd:`` runs again as written. Globs are
+and resume exactly after their last line; a ``cmd:`` runs again as written, the
+history it prints again dropped (``botwatch.logs.replay``). Globs are
 expanded again every ``RESCAN`` seconds, so a file that appears later is picked up.
 """
 
@@ -236,7 +237,9 @@ class LogTailer:
     ) -> None:  # fmt: skip
         self.sources[name] = _Source(bot, name, follower, LogParser(tz=self.tz))
         if bot not in self.stats:
-            self.stats[bot] = self._bot_stats(bot, resumed=saved is not None)
+            # A cmd: may have missed lines while botwatch was down: not "without a gap".
+            gapless = not (isinstance(follower, CommandFollower) and follower.source.kind == "cmd")
+            self.stats[bot] = self._bot_stats(bot, resumed=saved is not None and gapless)
 
     def _bot_stats(self, bot: str, *, resumed: bool) -> _BotStats:
         config = self.loaded.config

@@ -318,6 +318,38 @@ def test_follower_lines_across_polls_and_a_partial_line(bin_dir: Path) -> None:
     assert argvs(bin_dir) == [["railway", "logs", "--follow"]]
 
 
+def test_a_cmd_restarted_does_not_hand_out_the_history_it_prints_again(bin_dir: Path) -> None:
+    # As railway/heroku/pm2 do: the last lines first, then what is new; then it exits.
+    standin(bin_dir, "railway", """
+        history = [f"2026-11-30 08:00:0{i},000 - bot - ERROR - boom {i}" for i in range(RUN + 2)]
+        for line in history[-3:]:
+            out(line)
+        sys.exit(1)
+    """)  # fmt: skip
+    clock = Clock(100.0)
+    f = CommandFollower(parse_source("cmd:railway logs --follow"), clock=clock)
+    try:
+        got = poll_until(f, lambda got: f.last_error is not None and f.restarts == 0)
+        for run in (2, 3):
+            clock.t += 60
+            new = f"boom {run + 1}".encode()
+            got += poll_until(f, lambda got, new=new: f.last_error is not None and
+                              any(x.endswith(new) for x in got))  # fmt: skip
+    finally:
+        f.close()
+    # Each line once: boom 0-2 from the first run, then only the new one of each run.
+    assert [x.rsplit(b" ", 1)[1] for x in got] == [b"0", b"1", b"2", b"3", b"4"]
+    # A new follower (botwatch restarted) given the old one's place drops the replay too.
+    saved = f.resume
+    assert saved is not None and saved.startswith("lines=")
+    again = CommandFollower(parse_source("cmd:railway logs --follow"), resume=saved, clock=clock)
+    try:
+        more = poll_until(again, lambda got: again.last_error is not None)
+    finally:
+        again.close()
+    assert more == [b"2026-11-30 08:00:05,000 - bot - ERROR - boom 5"]
+
+
 def test_follower_restarts_docker_with_backoff_and_resumes_exactly(bin_dir: Path) -> None:
     standin(bin_dir, "docker", """
         assert "--timestamps" in sys.argv
@@ -491,3 +523,25 @@ def test_pm2_log_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "/srv/pm2/logs/a.b-c-out.log",
         "/srv/pm2/logs/a.b-c-error.log",
     ]
+
+
+def test_replay_memory_is_bounded_and_survives_a_damaged_save() -> None:
+    from botwatch.logs.replay import ReplayFilter
+
+    r = ReplayFilter(remember=3)
+    assert r.new([b"a", b"b", b"c", b"d"]) == [b"a", b"b", b"c", b"d"]
+    r.started()
+    # "a" fell out of the memory (3 lines): history that old is read again; the
+    # remembered rest is dropped until the first line that is new.
+    assert r.new([b"a"]) == [b"a"]
+    r.started()
+    assert r.new([b"c", b"d", b"a", b"e", b"d"]) == [b"e", b"d"]
+    assert r.dropped == 3
+    state = r.state
+    assert state is not None and len(state) == 3 * 16
+    damaged = ReplayFilter(state[:16] + "zz" + state[18:], remember=3)
+    damaged.started()
+    assert damaged.new([b"a", b"x"]) == [b"x"]  # the digest before the damage still counts
+    fresh = ReplayFilter("not hex at all")
+    fresh.started()
+    assert fresh.new([b"a"]) == [b"a"]

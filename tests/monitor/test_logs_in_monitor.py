@@ -287,3 +287,63 @@ bots:
         await again.close()
         await store.close()
     assert (bin_dir / "args").read_text().splitlines()[1].endswith("--after-cursor=s=ab;i=2")
+
+
+RAILWAY = """#!/bin/sh
+echo "$@" >> "$(dirname "$0")/args"
+# As railway logs does: recent history first, then what is new.
+echo '2026-11-30 08:00:01,000 - bot - ERROR - Database connection failed'
+echo '2026-11-30 08:00:02,000 - bot - INFO - Command: /start'
+if [ "$(wc -l < "$(dirname "$0")/args")" -gt 1 ]; then
+  echo '2026-11-30 08:05:00,000 - bot - ERROR - Database connection failed'
+fi
+exec sleep 60
+"""
+
+
+async def test_a_cmd_source_restarted_with_the_monitor_does_not_count_its_history_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "railway").write_text(RAILWAY)
+    (bin_dir / "railway").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "botwatch.yml").write_text("""
+storage: sqlite:///bw.db
+bots:
+  alpha:
+    logs: ["cmd:railway logs --follow"]
+    checks: {disk: {enabled: false}}
+""")
+    loaded = load_config(tmp_path / "botwatch.yml", env={})
+    clock = ManualClock(start=time.time())
+    store = Store.open(loaded.storage_url, clock=clock)
+    await store.start()
+
+    async def until_read(m: Monitor, lines: int) -> None:
+        for _ in range(400):  # a real child: give it time to start and print
+            clock.advance(1.1)
+            await m.tick()
+            await m.wait_background()
+            if m.logs.lines >= lines:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"railway stand-in never read: {m.logs.errors()}")
+
+    m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+    try:
+        await m.restore()
+        await until_read(m, 2)
+    finally:
+        await m.close()
+    again = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+    try:
+        await again.restore()
+        await until_read(again, 1)
+        # The two lines it printed again were dropped: only the new one was read.
+        assert again.logs.lines == 1
+    finally:
+        await again.close()
+        await store.close()
+    assert len((bin_dir / "args").read_text().splitlines()) == 2
