@@ -10,10 +10,15 @@ from __future__ import annotations
 __all__ = ["AppriseChannel"]
 
 import logging
+from typing import TYPE_CHECKING
 
 from botwatch.channels.base import Channel, register
 from botwatch.channels.message import LIMITS, Notification
 from botwatch.errors import ChannelError
+
+if TYPE_CHECKING:
+    from botwatch.config.notify import ChannelSpec
+    from botwatch.http import HttpClient
 
 _LIMIT_BY_SCHEME = {
     "discord": LIMITS["discord"], "tgram": LIMITS["telegram"], "telegram": LIMITS["telegram"],
@@ -28,6 +33,16 @@ class AppriseChannel(Channel):
     kind = "apprise"
     acks = True
 
+    def __init__(self, name: str, spec: ChannelSpec, http: HttpClient) -> None:
+        super().__init__(name, spec, http)
+        # Imported when the channel is built (start-up), not at its first send: the
+        # import takes 0.3-2 s and would stall the monitor's loop, and with it every
+        # check and the other receivers' sends, at the moment an alert goes out. Only
+        # a monitor with an Apprise channel pays its memory.
+        import apprise
+
+        self._apprise = apprise
+
     def _urls(self) -> list[str]:
         return [u for u in (self.spec.url, *self.spec.urls) if u]
 
@@ -37,8 +52,7 @@ class AppriseChannel(Channel):
 
     async def send(self, n: Notification) -> None:
         """Deliver ``n`` to every URL; any failure is a (retryable) ``ChannelError``."""
-        import apprise  # here, not at the top: a monitor without Apprise channels saves its memory
-
+        apprise = self._apprise
         ap = apprise.Apprise()
         for url in self._urls():
             if not ap.add(url):
@@ -57,7 +71,7 @@ class AppriseChannel(Channel):
             )
         )
         # Apprise reports failures only through its log: capture it for the reason.
-        with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+        with apprise.LogCapture(level=logging.WARNING) as captured:
             ok = await ap.async_notify(
                 title=n.title(), body=n.text(self._limit()), notify_type=kind
             )

@@ -159,3 +159,26 @@ def test_long_messages_fit_the_platform_limit() -> None:
     assert len(text) <= 2000 and text.endswith("http://dash")
     shown = text.count("🔴") + text.count("⚠️")
     assert f"…and {100 - shown} more" in text
+
+
+def test_apprise_is_loaded_when_its_channel_is_built_never_at_the_first_alert() -> None:
+    # Its import takes 0.3-2 s: at the first send it would stall the monitor's loop, and
+    # every check and other receiver with it, just when an alert goes out. A monitor
+    # with no Apprise channel never loads it. (A fresh process: this one may have.)
+    import subprocess
+    import sys
+
+    script = """
+import sys
+from botwatch.channels import build_channel
+from botwatch.config.notify import ChannelSpec
+from botwatch.http import HttpClient
+http = HttpClient()
+build_channel("hook", ChannelSpec(kind="webhook", url="https://example.org/x"), http)
+print("apprise" in sys.modules)
+build_channel("chat", ChannelSpec(url="json://127.0.0.1:9/chat"), http)
+print("apprise" in sys.modules)
+"""
+    got = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    assert got.stdout.split() == ["False", "True"]
