@@ -169,14 +169,16 @@ class TemplateMiner:
             wild = 0
             for a, b in zip(t.tokens, toks, strict=True):
                 if a == WILDCARD:
+                    if _CODE.search(b):
+                        break  # a code does not join a place other words made variable
                     wild += 1
                 elif a == b:
                     # A masked token ("<*>:", "id=<*>") matches itself without saying
                     # the messages are alike: only constant words count.
                     same += WILDCARD not in a
-                elif _CODE.search(a) and _CODE.search(b):
-                    # Two status codes masking kept: 429 is not 500, however alike the
-                    # rest of the message is.
+                elif _CODE.search(a) or _CODE.search(b):
+                    # A status code masking kept against another word or code: 429 is
+                    # not 500 (nor "foo"), however alike the rest of the message is.
                     break
             else:
                 score = same / n if n else 1.0

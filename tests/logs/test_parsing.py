@@ -256,3 +256,17 @@ def test_messages_that_differ_only_in_digits_skip_masking_but_never_cross_codes(
         assert f"HTTP error {code}: retry batch <*>" in texts
         assert f"user <*> got status {code} after <*> ms" in texts
         assert f"{code} Too Many Requests for chat <*>" in texts
+
+
+def test_a_status_code_never_joins_a_position_other_words_made_variable() -> None:
+    from botwatch.logs.templates import TemplateMiner
+
+    for order in (["foo", "bar", "429", "500", "429"], ["429", "foo", "bar", "500", "429"]):
+        miner = TemplateMiner()
+        for word in order:
+            miner.add(f"HTTP error {word}: retry")
+        # foo and bar are one pattern; 429 and 500 stay apart, whichever came first
+        # (a code joining the widened position would merge every code into it).
+        assert sorted(t.text for t in miner) == [
+            "HTTP error 429: retry", "HTTP error 500: retry", "HTTP error <*> retry",
+        ]  # fmt: skip
