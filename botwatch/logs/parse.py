@@ -61,52 +61,55 @@ class LogParser:
             source = it
         pending, self.held = self.held, None
         n = first_line - 1
-        for raw in source:
-            n += 1
-            self.lines += 1
-            if "\x00" in raw:
-                raw = raw.replace("\x00", "\ufffd")
-            u = None
-            if raw[:1] == "{" or (raw[:1].isdigit() and "|" in raw[:12]):
-                u = self.unwrapper.unwrap(raw)  # a runtime's wrapper (the rare case)
-                if u is None:
-                    continue  # a split Docker line: the rest comes next
-                raw = u.line
-            line = strip_ansi(raw)
-            if not line or line.isspace():
-                self.blank += 1
-                continue
-            if pending is not None and line[0] in " \t":
-                pending.extra.append(line)  # indented: a traceback's frames, no type
-                continue
-            if pending is not None and is_continuation(line):
-                pending.extra.append(line)
-                m = EXCEPTION_LINE.match(line)
-                if m:
-                    pending.exc_type = m.group("type")
-                continue
-            rec = self._parse(line)
-            if rec is None:
-                self.unparsed += 1
-                rec = LogRecord(line, level_in_text(line), None, None, parsed=False)
-                m = EXCEPTION_LINE.match(line)
-                if m:
-                    rec.exc_type = m.group("type")
-            rec.line = n
-            if u is not None and u.ts is not None and rec.ts is None:
-                rec.ts = u.ts
-            if u is not None and rec.level is None:
-                # The wrapper's level (journald's priority) only when the line names
-                # none: Python's logging writes every level to stderr, which journald
-                # files as info, so the line's own "ERROR" is the truth.
-                rec.level = u.level
-            if rec.ts is None:
-                rec.ts = self.last_ts
-            else:
-                self.last_ts = rec.ts
-            if pending is not None:
-                yield pending
-            pending = rec
+        fmt, tz = self.fmt, self.tz
+        try:
+            for raw in source:
+                n += 1
+                if "\x00" in raw:
+                    raw = raw.replace("\x00", "\ufffd")
+                u = None
+                c = raw[:1]
+                if c == "{" or (c.isdigit() and "|" in raw[:12]):
+                    u = self.unwrapper.unwrap(raw)  # a runtime's wrapper (the rare case)
+                    if u is None:
+                        continue  # a split Docker line: the rest comes next
+                    raw = u.line
+                line = strip_ansi(raw) if "\x1b" in raw else raw
+                if not line or line.isspace():
+                    self.blank += 1
+                    continue
+                if pending is not None:
+                    if line[0] in " \t":
+                        pending.extra.append(line)  # indented: a traceback's frames, no type
+                        continue
+                    if is_continuation(line):
+                        pending.extra.append(line)
+                        m = EXCEPTION_LINE.match(line)
+                        if m:
+                            pending.exc_type = m.group("type")
+                        continue
+                rec = fmt.parse(line, tz) if fmt is not None else None
+                if rec is None:
+                    rec = self._parse_other(line)
+                rec.line = n
+                if u is not None:
+                    if u.ts is not None and rec.ts is None:
+                        rec.ts = u.ts
+                    if rec.level is None:
+                        # The wrapper's level (journald's priority) only when the line
+                        # names none: Python's logging writes every level to stderr,
+                        # which journald files as info, so the line's own "ERROR" is
+                        # the truth.
+                        rec.level = u.level
+                if rec.ts is None:
+                    rec.ts = self.last_ts
+                else:
+                    self.last_ts = rec.ts
+                if pending is not None:
+                    yield pending
+                pending = rec
+        finally:
+            self.lines += n - first_line + 1
         if pending is not None:
             if hold:
                 self.held = pending
@@ -118,18 +121,20 @@ class LogParser:
         held, self.held = self.held, None
         return [held] if held is not None else []
 
-    def _parse(self, line: str) -> LogRecord | None:
-        if self.fmt is not None:
-            rec = self.fmt.parse(line, self.tz)
-            if rec is not None:
-                return rec
-        # Mixed formats in one source: the others, in their order.
+    def _parse_other(self, line: str) -> LogRecord:
+        """``line`` as the source's format did not read it: mixed formats in one
+        source (the others, in their order), else an unparsed record."""
         for fmt in FORMATS.values():
             if fmt is not self.fmt:
                 rec = fmt.parse(line, self.tz)
                 if rec is not None:
                     return rec
-        return None
+        self.unparsed += 1
+        rec = LogRecord(line, level_in_text(line), None, None, parsed=False)
+        m = EXCEPTION_LINE.match(line)
+        if m:
+            rec.exc_type = m.group("type")
+        return rec
 
 
 def _chain(head: list[str], rest: Iterator[str]) -> Iterator[str]:

@@ -101,7 +101,8 @@ class ErrorPatterns:
 
     def add(self, rec: LogRecord, *, previous: bool = False) -> Pattern:
         """Count ``rec`` in its pattern (``previous``: it is from the window before)."""
-        t = self.miner.add(rec.message.split("\n", 1)[0])
+        msg = rec.message
+        t = self.miner.add(msg.split("\n", 1)[0] if "\n" in msg else msg)
         key = (t.id, rec.exc_type)
         p = self.patterns.get(key)
         if p is None:
@@ -123,8 +124,8 @@ class ErrorPatterns:
             p.by_hour[self._hour(rec.ts)] += 1
         if len(p.examples) < EXAMPLES:
             p.examples.append(example_of(rec))
-        if "retry" in rec.message.lower():
-            ra = retry_after(rec.message)
+        if "etry" in msg or "ETRY" in msg:  # retry, Retry, RETRY: without a lower() copy
+            ra = retry_after(msg)
             if ra is not None and (p.retry_after is None or ra > p.retry_after):
                 p.retry_after = ra
         return p
