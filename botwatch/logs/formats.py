@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "FORMATS",
     "Format",
+    "HourOfDay",
     "RegexFormat",
     "detect",
     "detect_share",
@@ -106,6 +107,30 @@ def _naive(s: str, tz: tzinfo) -> float | None:
             minutes.clear()
         base = minutes[s[:16]] = dt.replace(tzinfo=tz).timestamp()
     return base + float(seconds)
+
+
+class HourOfDay:
+    """The hour of day of Unix times in a zone, remembered per quarter hour of UTC: a
+    cache lookup costs far less than ``datetime.fromtimestamp`` per record. A quarter
+    in which the zone's offset changes (St John's moved its clocks at 00:01 until
+    2011), or whose offset is no whole quarter hour, is worked out each time."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+        self._hours: dict[int, int] = {}
+
+    def __call__(self, ts: float) -> int:
+        quarter = int(ts // 900)
+        hour = self._hours.get(quarter)
+        if hour is None:
+            if len(self._hours) > 100_000:
+                self._hours.clear()
+            start = datetime.fromtimestamp(quarter * 900, self.tz)
+            offset = start.utcoffset()
+            last = datetime.fromtimestamp(quarter * 900 + 899, self.tz).utcoffset()
+            steady = offset == last and offset is not None and offset.seconds % 900 == 0
+            hour = self._hours[quarter] = start.hour if steady else -1
+        return hour if hour >= 0 else datetime.fromtimestamp(ts, self.tz).hour
 
 
 class Format(ABC):

@@ -8,11 +8,12 @@ __all__ = ["ErrorPatterns", "Pattern", "example_of"]
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from botwatch.logs.categories import Category, categorize, retry_after
+from botwatch.logs.formats import HourOfDay
 from botwatch.logs.record import LogRecord
 from botwatch.logs.secrets import redact_text
 from botwatch.logs.templates import Template, TemplateMiner
@@ -86,7 +87,7 @@ class ErrorPatterns:
         self.miner = miner or TemplateMiner()
         self.patterns: dict[tuple[int, str | None], Pattern] = {}
         self.records = 0
-        self._hours: dict[int, int] = {}
+        self._hour = HourOfDay(self.tz)
         self.known: dict[tuple[int, str | None], float] | None = None
         """Patterns the monitor already knew, with their first time (``seed``)."""
 
@@ -129,17 +130,6 @@ class ErrorPatterns:
             if ra is not None and (p.retry_after is None or ra > p.retry_after):
                 p.retry_after = ra
         return p
-
-    def _hour(self, ts: float) -> int:
-        """The hour of day of ``ts`` in ``tz``, by the quarter hour it falls in (every
-        zone's offset, and every change of it, is on a quarter hour)."""
-        quarter = int(ts // 900)
-        hour = self._hours.get(quarter)
-        if hour is None:
-            if len(self._hours) > 100_000:
-                self._hours.clear()
-            hour = self._hours[quarter] = datetime.fromtimestamp(quarter * 900, self.tz).hour
-        return hour
 
     def top(self, n: int | None = None) -> list[Pattern]:
         """Patterns seen in this window, most frequent first."""

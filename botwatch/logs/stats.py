@@ -14,13 +14,13 @@ from array import array
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from botwatch.logs.errors import Window
 from botwatch.logs.extract import Extractors, Observation
-from botwatch.logs.formats import Format
+from botwatch.logs.formats import Format, HourOfDay
 from botwatch.logs.parse import LogParser
 from botwatch.logs.read import LineReader
 from botwatch.logs.record import LEVELS, LogRecord
@@ -38,7 +38,7 @@ class Latency:
     total: float = 0.0
     max: float = 0.0
     values: array[float] = field(default_factory=lambda: array("d"))
-    _rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
+    _rng: random.Random | None = field(default=None, repr=False)
 
     def add(self, seconds: float) -> None:
         """One more duration."""
@@ -48,6 +48,8 @@ class Latency:
         if len(self.values) < KEEP:
             self.values.append(seconds)
         else:  # reservoir sampling: every value equally likely to be kept
+            if self._rng is None:
+                self._rng = random.Random(0)  # the same sample on every run
             i = self._rng.randrange(self.count)
             if i < KEEP:
                 self.values[i] = seconds
@@ -126,6 +128,7 @@ class LogStats:
     ) -> None:
         self.extractors = extractors or Extractors()
         self.tz = tz or ZoneInfo("UTC")
+        self._hour = HourOfDay(self.tz)
         self.window = window or Window()
         self.grep = grep
         self.floor = LEVELS.index(level)
@@ -165,7 +168,7 @@ class LogStats:
                 self.first_ts = rec.ts
             if self.last_ts is None or rec.ts > self.last_ts:
                 self.last_ts = rec.ts
-            hour = datetime.fromtimestamp(rec.ts, self.tz).hour
+            hour = self._hour(rec.ts)
             self.by_hour[hour] += 1
             if rec.is_error:
                 self.errors_by_hour[hour] += 1
@@ -176,7 +179,10 @@ class LogStats:
 
     def _count(self, ob: Observation, rec: LogRecord) -> None:
         if ob.kind == "latency":
-            self.latency.setdefault(ob.key, Latency()).add(ob.value)
+            lat = self.latency.get(ob.key)
+            if lat is None:  # (not setdefault: that builds a Latency for every value)
+                lat = self.latency[ob.key] = Latency()
+            lat.add(ob.value)
         elif ob.kind == "command":
             self.commands[ob.key] += 1
         elif ob.kind == "delivery":

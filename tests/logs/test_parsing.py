@@ -270,3 +270,22 @@ def test_a_status_code_never_joins_a_position_other_words_made_variable() -> Non
         assert sorted(t.text for t in miner) == [
             "HTTP error 429: retry", "HTTP error 500: retry", "HTTP error <*> retry",
         ]  # fmt: skip
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kathmandu", "America/St_Johns",
+                                  "Australia/Lord_Howe", "Pacific/Chatham", "Africa/Monrovia"])  # fmt: skip
+def test_hour_of_day_agrees_with_the_zone_database(zone: str) -> None:
+    import random
+    from datetime import datetime
+
+    from botwatch.logs.formats import HourOfDay
+
+    tz = ZoneInfo(zone)
+    hour = HourOfDay(tz)
+    rng = random.Random(zone)
+    # Random times from 1906 to 2033, and every minute around St John's 2008 change
+    # (at 00:01 local time, inside a quarter hour).
+    times = [rng.uniform(-2e9, 2e9) for _ in range(20_000)]
+    times += [1205032800 + 60 * i + 30 for i in range(120)]
+    for ts in times:
+        assert hour(ts) == datetime.fromtimestamp(ts, tz).hour, ts
