@@ -81,16 +81,9 @@ class Extractor:
     name: str = ""
     """Where it came from (the built-in's name, or ``log_extract[2]``)."""
 
-    def apply(self, message: str, lowered: str) -> list[Observation]:
-        """What ``message`` says by this rule (``lowered`` is it in lower case)."""
-        if self.needles:
-            # A plain loop, not any() over a generator: this runs for every rule on
-            # every record, and the generator costs more than the searches.
-            for needle in self.needles:
-                if needle in lowered:
-                    break
-            else:
-                return []
+    def read(self, message: str) -> list[Observation]:
+        """What ``message`` says by this rule (its ``needles`` are checked by the
+        caller, ``Extractors.extract``, on the message in lower case)."""
         m = self.pattern.search(message)
         if m is None:
             return []
@@ -193,7 +186,7 @@ BUILTIN: tuple[Extractor, ...] = (
     _r("latency", "took",
        r"(?P<name>/?[A-Za-z_][\w./-]{0,40})(?: (?:handler|command|request|call))? "
        r"(?:took|completed in|finished in|done in|handled in)[\s:=]{0,3}" + _NUM + _UNIT,
-       [" took", " in "]),
+       [" took", " completed in", " finished in", " done in", " handled in"]),
     # "Command: /start", "command /help from user 1", "Received command /stats@MyBot"
     _r("command", "command",
        r"\bcommand\b[\s:='\"]{0,3}(?:received[\s:]{0,3})?(?P<command>/[A-Za-z][\w@]{0,63})",
@@ -202,7 +195,7 @@ BUILTIN: tuple[Extractor, ...] = (
     _r("command", "slash-from-user",
        r"(?:^|\s)(?P<command>/[A-Za-z][\w@]{0,63}) (?:command )?(?:from|by) (?:user|@|\d)|"
        r"\b(?:sent|used|issued|invoked) (?P<command2>/[A-Za-z][\w@]{0,63})",
-       ["from", " by ", "sent", "used", "issued", "invoked"]),
+       [" from ", " by ", "sent /", "used /", "issued /", "invoked /"]),
     # "Notifications sent: 150 success, 5 failed", "Broadcast done: sent=150 failed=5"
     _r("delivery", "summary",
        r"(?:notifications?|messages?|broadcast|mailing|newsletter|alerts?|digest)\b[^\n]{0,40}?"
@@ -299,7 +292,16 @@ class Extractors:
         for rule in self.rules:
             if rule.kind in kinds:
                 continue  # one reading of each kind per record: the first rule's
-            got = rule.apply(message, lowered)
+            if rule.needles:
+                # The rule's words, checked here in a plain loop: this runs for every
+                # rule on every record, where a call or a generator costs more than
+                # the searches themselves.
+                for needle in rule.needles:
+                    if needle in lowered:
+                        break
+                else:
+                    continue
+            got = rule.read(message)
             if got:
                 if rule.kind == "security" and (
                     _SECURITY_API.search(message) or _DELIVERY_BLOCKED.search(message)
