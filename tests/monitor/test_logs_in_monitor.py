@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from botwatch.clock import ManualClock
-from botwatch.config import load_config
+from botwatch.config import LoadedConfig, load_config
 from botwatch.monitor import Monitor
 from botwatch.probes import ProbeContext
 from botwatch.store import Store
@@ -233,40 +233,52 @@ exec sleep 60
 """
 
 
-async def test_a_journald_unit_is_followed_and_resumed_from_its_last_entry(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _standin_world(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tool: str, script: str, source: str
+) -> tuple[Path, LoadedConfig, ManualClock, Store]:
+    """A stand-in ``tool`` first on PATH and a config whose bot reads ``source``."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "journalctl").write_text(JOURNALCTL)
-    (bin_dir / "journalctl").chmod(0o755)
+    (bin_dir / tool).write_text(script)
+    (bin_dir / tool).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    (tmp_path / "botwatch.yml").write_text("""
+    (tmp_path / "botwatch.yml").write_text(f"""
 storage: sqlite:///bw.db
 bots:
   alpha:
-    logs: ["journald:alpha.service"]
-    checks: {disk: {enabled: false}}
+    logs: ["{source}"]
+    checks: {{disk: {{enabled: false}}}}
 """)
     loaded = load_config(tmp_path / "botwatch.yml", env={})
     clock = ManualClock(start=time.time())
     store = Store.open(loaded.storage_url, clock=clock)
     await store.start()
+    return bin_dir, loaded, clock, store
 
-    async def until_read(m: Monitor) -> None:
-        for _ in range(400):  # a real child: give it time to start and print
-            clock.advance(1.1)
-            await m.tick()
-            await m.wait_background()
-            if m.logs.lines >= 2:
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"journalctl stand-in never read: {m.logs.errors()}")
+
+async def _until_read(m: Monitor, clock: ManualClock, lines: int) -> None:
+    """Tick until the monitor has read ``lines`` lines (a real child: time to start)."""
+    for _ in range(400):
+        clock.advance(1.1)
+        await m.tick()
+        await m.wait_background()
+        if m.logs.lines >= lines:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the stand-in was never read: {m.logs.errors()}")
+
+
+async def test_a_journald_unit_is_followed_and_resumed_from_its_last_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir, loaded, clock, store = await _standin_world(
+        tmp_path, monkeypatch, "journalctl", JOURNALCTL, "journald:alpha.service"
+    )
 
     m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
     try:
         await m.restore()
-        await until_read(m)
+        await _until_read(m, clock, 2)
         clock.advance(11)
         await m.tick()
         await m.wait_background()
@@ -282,7 +294,7 @@ bots:
     again = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
     try:
         await again.restore()
-        await until_read(again)
+        await _until_read(again, clock, 2)
     finally:
         await again.close()
         await store.close()
@@ -304,43 +316,20 @@ exec sleep 60
 async def test_a_cmd_source_restarted_with_the_monitor_does_not_count_its_history_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "railway").write_text(RAILWAY)
-    (bin_dir / "railway").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    (tmp_path / "botwatch.yml").write_text("""
-storage: sqlite:///bw.db
-bots:
-  alpha:
-    logs: ["cmd:railway logs --follow"]
-    checks: {disk: {enabled: false}}
-""")
-    loaded = load_config(tmp_path / "botwatch.yml", env={})
-    clock = ManualClock(start=time.time())
-    store = Store.open(loaded.storage_url, clock=clock)
-    await store.start()
-
-    async def until_read(m: Monitor, lines: int) -> None:
-        for _ in range(400):  # a real child: give it time to start and print
-            clock.advance(1.1)
-            await m.tick()
-            await m.wait_background()
-            if m.logs.lines >= lines:
-                return
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"railway stand-in never read: {m.logs.errors()}")
+    bin_dir, loaded, clock, store = await _standin_world(
+        tmp_path, monkeypatch, "railway", RAILWAY, "cmd:railway logs --follow"
+    )
 
     m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
     try:
         await m.restore()
-        await until_read(m, 2)
+        await _until_read(m, clock, 2)
     finally:
         await m.close()
     again = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
     try:
         await again.restore()
-        await until_read(again, 1)
+        await _until_read(again, clock, 1)
         # The two lines it printed again were dropped: only the new one was read.
         assert again.logs.lines == 1
     finally:
