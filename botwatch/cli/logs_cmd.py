@@ -31,7 +31,7 @@ from botwatch.cli._app import app
 from botwatch.cli._common import DEFAULT_PATH, ConfigOption, console, err_console, fail, load
 from botwatch.config.units import format_duration, parse_duration
 from botwatch.errors import ConfigError
-from botwatch.logs.errors import ErrorScan, Window, scan_errors
+from botwatch.logs.errors import ErrorScan, RecordPatterns, Window, scan_errors
 from botwatch.logs.follow import Follower, Position
 from botwatch.logs.formats import Format, user_format
 from botwatch.logs.parse import LogParser
@@ -310,13 +310,7 @@ def logs_errors(
                       as_json=as_json, interval=interval, render=render, known=known)  # fmt: skip
         return
     scans: list[tuple[str, ErrorScan]] = []
-    on_record = None
-    if records:
-        out = sys.stdout
-
-        def on_record(rec: LogRecord, pattern_id: int) -> None:
-            out.write(json.dumps({"line": rec.line, "pattern": pattern_id, "level": rec.level,
-                                  "parsed": rec.parsed}) + "\n")  # fmt: skip
+    on_record = RecordPatterns() if records else None
 
     with _progress([] if records else names) as progress:
         for name in names:
@@ -325,7 +319,8 @@ def logs_errors(
                     stream, fmt=line_format, tz=tz, level=level, window=window, grep=pattern,
                     on_record=on_record, progress=advance, known=known, parallel=True,
                 )))  # fmt: skip
-    if records:
+    if on_record is not None:
+        on_record.write(sys.stdout)
         return
     day_ago = time.time() - 86400
     for name, scan in scans:

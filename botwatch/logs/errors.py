@@ -7,13 +7,15 @@ counted. With ``--level`` below error, or when every record's pattern is wanted
 
 from __future__ import annotations
 
-__all__ = ["ErrorScan", "Window", "scan_errors"]
+__all__ = ["ErrorScan", "RecordPatterns", "Window", "scan_errors"]
 
+import json
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from botwatch.logs import pipeline
 from botwatch.logs.formats import Format, detect_share
@@ -21,6 +23,7 @@ from botwatch.logs.parse import LogParser
 from botwatch.logs.patterns import ErrorPatterns
 from botwatch.logs.read import ERROR_NEEDLES, LineReader
 from botwatch.logs.record import LEVELS, LogRecord
+from botwatch.logs.templates import Template
 from botwatch.logs.wrappers import wrapped
 
 
@@ -60,6 +63,38 @@ class ErrorScan:
     levels: dict[str, int] = field(default_factory=dict)
 
 
+class RecordPatterns:
+    """Every record's pattern (``scan_errors(on_record=...)``), written once the log is
+    read: until then a template may still merge into another, and the ids written must
+    be the ones each record finally belongs to. About 20 bytes per record."""
+
+    _LEVELS = (None, *LEVELS)
+
+    def __init__(self) -> None:
+        self._lines = array("q")
+        self._templates: list[Template] = []
+        self._levels = bytearray()
+        self._parsed = bytearray()
+
+    def __call__(self, rec: LogRecord, template: Template) -> None:
+        """Remember ``rec``'s line, level and template."""
+        self._lines.append(rec.line)
+        self._templates.append(template)
+        self._levels.append(self._LEVELS.index(rec.level) if rec.level in LEVELS else 0)
+        self._parsed.append(rec.parsed)
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def write(self, out: TextIO) -> None:
+        """One JSON line per record: ``{"line", "pattern", "level", "parsed"}``."""
+        levels = self._LEVELS
+        for line, t, lv, parsed in zip(self._lines, self._templates, self._levels,
+                                       self._parsed, strict=True):  # fmt: skip
+            out.write(json.dumps({"line": line, "pattern": t.id, "level": levels[lv],
+                                  "parsed": bool(parsed)}) + "\n")  # fmt: skip
+
+
 def scan_errors(
     stream: BinaryIO,
     *,
@@ -68,15 +103,16 @@ def scan_errors(
     level: str = "error",
     window: Window | None = None,
     grep: re.Pattern[str] | None = None,
-    on_record: Callable[[LogRecord, int], None] | None = None,
+    on_record: Callable[[LogRecord, Template], None] | None = None,
     progress: Callable[[int], None] | None = None,
     known: Iterable[tuple[str, str | None, float]] | None = None,
     parallel: bool = False,
 ) -> ErrorScan:
     """Group the records of ``stream`` at ``level`` or worse into patterns.
 
-    ``on_record(record, pattern_id)`` is called for every record of every level (a
-    full parse), each grouped: the line-by-line check of grouping. ``known``: the
+    ``on_record(record, template)`` is called for every record of every level (a
+    full parse), each grouped: the line-by-line check of grouping (read the template's
+    ``id`` once the scan is done: see ``RecordPatterns``). ``known``: the
     patterns the monitor stored for this bot (see ``ErrorPatterns.seed``).
     ``parallel``: a large file's bytes are searched by a second process while this one
     parses (``botwatch.logs.pipeline``), where that is possible."""
@@ -115,7 +151,7 @@ def scan_errors(
     for rec in records:
         out.records += 1
         if on_record is not None:
-            on_record(rec, patterns.miner.add(rec.message.split("\n", 1)[0]).id)
+            on_record(rec, patterns.miner.add(rec.message.split("\n", 1)[0]))
             continue
         wanted = rec.exc_type is not None or (
             rec.level is not None and LEVELS.index(rec.level) >= floor

@@ -66,6 +66,24 @@ class Pattern:
         """This window's count over the previous window's (None: no previous window)."""
         return None if not self.previous else self.count / self.previous
 
+    def absorb(self, other: Pattern) -> None:
+        """Count ``other``'s records here too (its template merged into this one's)."""
+        self.count += other.count
+        self.previous += other.previous
+        self.levels.update(other.levels)
+        self.by_hour = [a + b for a, b in zip(self.by_hour, other.by_hour, strict=True)]
+        self.first_line = min(self.first_line, other.first_line)
+        seen = [t for t in (self.first_seen, other.first_seen) if t is not None]
+        self.first_seen = min(seen) if seen else None
+        seen = [t for t in (self.last_seen, other.last_seen) if t is not None]
+        self.last_seen = max(seen) if seen else None
+        self.examples = (self.examples + other.examples)[:EXAMPLES]
+        if other.retry_after is not None:
+            self.retry_after = max(self.retry_after or 0.0, other.retry_after)
+        if other.known_since is not None:
+            self.known_since = min(self.known_since or other.known_since, other.known_since)
+        self._category = None
+
     def to_json(self) -> dict[str, Any]:
         """The pattern for ``--json``."""
         return {
@@ -88,17 +106,32 @@ class ErrorPatterns:
         self.patterns: dict[tuple[int, str | None], Pattern] = {}
         self.records = 0
         self._hour = HourOfDay(self.tz)
-        self.known: dict[tuple[int, str | None], float] | None = None
-        """Patterns the monitor already knew, with their first time (``seed``)."""
+        self.seeded = False
+        """Whether the monitor's stored patterns were taught (``seed``)."""
+        self._seeded: list[tuple[Template, str | None, float]] = []
+        self._since: dict[tuple[int, str | None], float] = {}
+        self._since_at = 0
+        """``miner.merges`` when ``_since`` was worked out (ids change with merges)."""
 
     def seed(self, known: Iterable[tuple[str, str | None, float]]) -> None:
         """Teach the miner the patterns the monitor stored — (template, exception,
         first seen), oldest first — so this read groups as the monitor did and each
         pattern knows since when it exists."""
-        self.known = {}
+        self.seeded = True
         for text, exc_type, first_seen in known:
-            t = self.miner.add(text)
-            self.known.setdefault((t.id, exc_type), first_seen)
+            self._seeded.append((self.miner.add(text), exc_type, first_seen))
+        self._since_at = -1
+
+    def known_since(self, key: tuple[int, str | None]) -> float | None:
+        """When the monitor first saw the pattern ``key`` (template id, exception)."""
+        if self._since_at != self.miner.merges:
+            # A stored pattern's template may have merged since: key by ids as now.
+            self._since = {}
+            for t, exc_type, first in self._seeded:
+                k = (t.id, exc_type)
+                self._since[k] = min(first, self._since.get(k, first))
+            self._since_at = self.miner.merges
+        return self._since.get(key)
 
     def add(self, rec: LogRecord, *, previous: bool = False) -> Pattern:
         """Count ``rec`` in its pattern (``previous``: it is from the window before)."""
@@ -108,8 +141,8 @@ class ErrorPatterns:
         p = self.patterns.get(key)
         if p is None:
             p = self.patterns[key] = Pattern(t, rec.exc_type, first_line=rec.line)
-            if self.known is not None:
-                p.known_since = self.known.get(key)
+            if self.seeded:
+                p.known_since = self.known_since(key)
         if previous:
             p.previous += 1
             return p
@@ -133,9 +166,25 @@ class ErrorPatterns:
 
     def top(self, n: int | None = None) -> list[Pattern]:
         """Patterns seen in this window, most frequent first."""
+        self._fold()
         found = sorted((p for p in self.patterns.values() if p.count),
                        key=lambda p: (-p.count, p.first_line))  # fmt: skip
         return found if n is None else found[:n]
+
+    def _fold(self) -> None:
+        """Fold the patterns of templates that merged into another (their words turned
+        out to be values) into that one's pattern."""
+        for key, p in list(self.patterns.items()):
+            ident = p.template.id
+            if ident == key[0]:
+                continue
+            del self.patterns[key]
+            into = self.patterns.get((ident, key[1]))
+            if into is None:
+                self.patterns[(ident, key[1])] = p
+                p.template = p.template.live
+            else:
+                into.absorb(p)
 
 
 def example_of(rec: LogRecord) -> str:

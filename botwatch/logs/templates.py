@@ -2,20 +2,30 @@
 
 Each message is masked (``botwatch.logs.masking``) and split into tokens. Messages
 with the same number of tokens and the same first tokens share a leaf of a shallow
-tree; in a leaf, a message joins the template it is most similar to (the share of
+tree; in a leaf, a message joins the cluster it is most similar to (the share of
 positions with the same token) if that share reaches ``similarity``, and the
-template's differing positions become ``<*>``; otherwise it starts a new template.
+cluster's differing positions become ``<*>``; otherwise it starts a new cluster.
 A first token that is itself variable goes down a wildcard branch. Exact repeats of a
 masked message skip the tree through a dictionary, which is what keeps the cost per
 line flat as patterns accumulate, and re-feeding the same lines never adds one.
 
-A template keeps its ``id`` for life (its text may still widen), so stored patterns
-stay the same pattern.
+A word that differs can name the event (``VM Paused`` / ``VM Resumed``, ``Instance
+spawned`` / ``destroyed``) or be a value (a user name, a host). Which it is shows in
+how many different words the position takes: a handful of words that name events,
+or many values. So a cluster's ``<*>`` position whose messages hold plain words stays
+split into one template per word while it has seen at most ``MAX_WORDS`` of them; the
+next word, or any value that is not a plain word, makes the position a value, and the
+templates that differed only there merge into the first of them. Templates only ever
+merge, never split: what two templates hold apart now may join later, never the
+reverse.
+
+A template keeps its ``id`` for life (its text may still widen); one merged into
+another takes that one's ``id``, so stored patterns stay the same pattern.
 """
 
 from __future__ import annotations
 
-__all__ = ["MAX_MESSAGE", "Template", "TemplateMiner"]
+__all__ = ["MAX_MESSAGE", "MAX_WORDS", "Template", "TemplateMiner"]
 
 import re
 from collections.abc import Iterator
@@ -26,27 +36,81 @@ from botwatch.logs.masking import WILDCARD, tokens
 MAX_MESSAGE = 2000
 """Characters of a message that count for its template (a 10 MB line is not 10 MB of
 pattern)."""
+MAX_WORDS = 3
+"""Different words a ``<*>`` position may take and still name the event (one template
+per word); with one more it holds values. Measured over the labelled systems in
+``benchmarks/logeval`` (2: 0.913, 3: 0.914, 4: 0.914 but user names start to split)."""
+MAX_SPLIT = 64
+"""Templates one cluster may split into; past it the position with the most words
+becomes a value (three such positions are 27 already)."""
+
+Key = tuple[tuple[int, str], ...]
+"""A template's words at its cluster's split positions: ((position, word), ...)."""
 
 
-@dataclass(eq=False)
 class Template:
-    """One pattern: its tokens (``<*>`` where messages differ) and how many joined."""
+    """One pattern: what ``TemplateMiner.add`` returns for a message.
 
-    id: int
-    tokens: list[str]
-    count: int = 0
-    example: str = ""
+    Its ``id`` and ``text`` are read live: a template merged into another (its split
+    position turned out to hold values) answers with that one's."""
+
+    __slots__ = ("_id", "_merged", "cluster", "count", "example", "key")
+
+    def __init__(self, ident: int, cluster: _Cluster, key: Key = ()) -> None:
+        self._id = ident
+        self._merged: Template | None = None
+        self.cluster = cluster
+        self.key = key
+        self.count = 0
+        self.example = ""
+
+    @property
+    def live(self) -> Template:
+        """The template this one is now (itself, or the one it merged into)."""
+        t = self
+        while t._merged is not None:
+            t = t._merged
+        return t
+
+    @property
+    def id(self) -> int:
+        """The pattern's number, stable for life (the survivor's, once merged)."""
+        return self.live._id
+
+    @property
+    def tokens(self) -> list[str]:
+        """Its tokens: ``<*>`` where messages differ, its own words where they split."""
+        t = self.live
+        toks = list(t.cluster.tokens)
+        for pos, word in t.key:
+            toks[pos] = word
+        return toks
 
     @property
     def text(self) -> str:
         """The template as text: ``Failed to send to user <*>: Forbidden``."""
         return " ".join(self.tokens)
 
+    def __repr__(self) -> str:
+        return f"Template({self.id}, {self.text!r})"
+
+
+@dataclass(eq=False)
+class _Cluster:
+    """Messages alike enough to share tokens; its split positions divide it into
+    templates (usually one)."""
+
+    tokens: list[str]
+    splits: dict[int, set[str]] = field(default_factory=dict)
+    """Positions whose words still name the event, with the words seen there."""
+    templates: dict[Key, Template] = field(default_factory=dict)
+    """The live templates by their words at the split positions."""
+
 
 @dataclass
 class _Node:
     children: dict[str, _Node] = field(default_factory=dict)
-    templates: list[Template] = field(default_factory=list)
+    clusters: list[_Cluster] = field(default_factory=list)
 
 
 class TemplateMiner:
@@ -54,7 +118,7 @@ class TemplateMiner:
 
     def __init__(
         self, *, depth: int = 2, similarity: float = 0.6, max_children: int = 100,
-        max_cache: int = 200_000, shapes: bool = True,
+        max_cache: int = 200_000, shapes: bool = True, max_words: int = MAX_WORDS,
     ) -> None:  # fmt: skip
         self.depth = depth
         """Tokens (after the length) that pick a leaf."""
@@ -67,14 +131,23 @@ class TemplateMiner:
         self.shapes = shapes
         """Whether a message of a digit shape seen before skips masking (off only to
         check that it groups exactly as masking every message does)."""
-        self.templates: list[Template] = []
+        self.max_words = max_words
+        """Words a position may take and still split templates (0: never split)."""
+        self.merges = 0
+        """Templates merged into another so far (their ``id`` changed)."""
+        self._all: list[Template] = []
         self._root = _Node()
         self._cache: dict[str, Template] = {}
         self._shapes: dict[_Shape, Template | _Coded] = {}
         """Templates by their messages' digit shape (``_shape``): repeats skip masking."""
 
+    @property
+    def templates(self) -> list[Template]:
+        """The live templates (not merged into another), oldest first."""
+        return [t for t in self._all if t._merged is None]
+
     def __len__(self) -> int:
-        return len(self.templates)
+        return sum(t._merged is None for t in self._all)
 
     def __iter__(self) -> Iterator[Template]:
         return iter(self.templates)
@@ -84,14 +157,16 @@ class TemplateMiner:
         text = message[:MAX_MESSAGE]
         # Messages of one digit shape mask alike (see ``_shape``): a repeat of a shape
         # skips masking. Where masking kept a status code, the code's own digits are
-        # part of the key too.
+        # part of the key too. A cluster split by words needs the words: no shortcut.
         shape, runs = _shape(text) if self.shapes else (None, ())
         entry = self._shapes.get(shape) if shape is not None else None
         if entry is not None:
             t = entry if isinstance(entry, Template) else entry.get(runs)
             if t is not None:
-                t.count += 1
-                return t
+                t = t.live
+                if not t.cluster.splits:
+                    t.count += 1
+                    return t
         toks = tokens(text)
         key = " ".join(toks)
         t = self._cache.get(key)
@@ -102,7 +177,9 @@ class TemplateMiner:
             self._cache[key] = t
             if not t.example:
                 t.example = message
-        if shape is not None:
+        else:
+            t = t.live
+        if shape is not None and not t.cluster.splits:
             self._remember(shape, runs, key, t, entry)
         t.count += 1
         return t
@@ -130,12 +207,14 @@ class TemplateMiner:
         toks = tokens(message[:MAX_MESSAGE])
         cached = self._cache.get(" ".join(toks))
         if cached is not None:
-            return cached
+            return cached.live
         leaf = self._leaf(toks, create=False)
         if leaf is None:
             return None
-        best = self._best(leaf, toks)
-        return best
+        c = self._best(leaf, toks)
+        if c is None:
+            return None
+        return c.templates.get(tuple((p, toks[p]) for p in sorted(c.splits)))
 
     # ---- the tree -----------------------------------------------------------------
 
@@ -160,14 +239,14 @@ class TemplateMiner:
             node = nxt
         return node
 
-    def _best(self, leaf: _Node, toks: list[str]) -> Template | None:
-        best: Template | None = None
+    def _best(self, leaf: _Node, toks: list[str]) -> _Cluster | None:
+        best: _Cluster | None = None
         best_score = -1.0
         n = len(toks)
-        for t in leaf.templates:
+        for c in leaf.clusters:
             same = 0
             wild = 0
-            for a, b in zip(t.tokens, toks, strict=True):
+            for a, b in zip(c.tokens, toks, strict=True):
                 if a == WILDCARD:
                     if _CODE.search(b):
                         break  # a code does not join a place other words made variable
@@ -184,7 +263,7 @@ class TemplateMiner:
                 score = same / n if n else 1.0
                 if score > best_score or (score == best_score and best is not None
                                           and wild > best.tokens.count(WILDCARD)):  # fmt: skip
-                    best, best_score = t, score
+                    best, best_score = c, score
         if best is not None and best_score >= self.similarity:
             return best
         return None
@@ -192,16 +271,59 @@ class TemplateMiner:
     def _place(self, toks: list[str]) -> Template:
         leaf = self._leaf(toks, create=True)
         assert leaf is not None
-        t = self._best(leaf, toks)
+        c = self._best(leaf, toks)
+        if c is None:
+            c = _Cluster(list(toks))
+            leaf.clusters.append(c)
+        else:
+            for i, (a, b) in enumerate(zip(c.tokens, toks, strict=True)):
+                if a != b and a != WILDCARD:
+                    c.tokens[i] = WILDCARD
+                    if self.max_words > 1 and _word(a) and _word(b):
+                        # Every message so far had ``a`` here: the templates so far
+                        # are the ``a`` ones, and this message starts the ``b`` one.
+                        c.splits[i] = {a}
+                        c.templates = {_with(k, i, a): t for k, t in c.templates.items()}
+                        for old in c.templates.values():
+                            old.key = _with(old.key, i, a)
+            for i, words in list(c.splits.items()):
+                words.add(toks[i])
+                if len(words) > self.max_words or not _word(toks[i]):
+                    self._unsplit(c, i)
+            while c.splits and len(c.templates) >= MAX_SPLIT:
+                self._unsplit(c, max(c.splits, key=lambda i: len(c.splits[i])))
+        key = tuple((i, toks[i]) for i in sorted(c.splits))
+        t = c.templates.get(key)
         if t is None:
-            t = Template(len(self.templates) + 1, list(toks))
-            self.templates.append(t)
-            leaf.templates.append(t)
-            return t
-        for i, (a, b) in enumerate(zip(t.tokens, toks, strict=True)):
-            if a != b and a != WILDCARD:
-                t.tokens[i] = WILDCARD
+            t = c.templates[key] = Template(len(self._all) + 1, c, key)
+            self._all.append(t)
         return t
+
+    def _unsplit(self, c: _Cluster, pos: int) -> None:
+        """Position ``pos`` of ``c`` holds values: templates differing only there merge
+        into the oldest of them."""
+        del c.splits[pos]
+        kept: dict[Key, Template] = {}
+        for t in sorted(c.templates.values(), key=lambda t: t._id):
+            key = tuple(kv for kv in t.key if kv[0] != pos)
+            first = kept.get(key)
+            if first is None:
+                t.key = key
+                kept[key] = t
+            else:
+                t._merged = first
+                first.count += t.count
+                self.merges += 1
+        c.templates = kept
+
+
+def _word(tok: str) -> bool:
+    """A plain word (maybe with punctuation around it): what can name an event."""
+    return tok.strip(".,:;()[]").isalpha()
+
+
+def _with(key: Key, pos: int, word: str) -> Key:
+    return tuple(sorted((*key, (pos, word))))
 
 
 _Shape = bytes | tuple[bytes, bytes]

@@ -99,6 +99,22 @@ def test_records_mode_gives_every_record_its_pattern(tmp_path: Path, botwatch: C
     assert len(info) == 1 and len(errors) == 3 and not info & errors
 
 
+def test_records_carry_the_final_pattern_ids(tmp_path: Path, botwatch: Cli) -> None:
+    log = tmp_path / "nova.log"
+    vm = "[instance: b9000564-fe1a-409b-b8cc-1e88b294cd{n:02d}] VM {word} (Lifecycle Event)"
+    words = ["Paused", "Resumed", "Paused", "Started", "Resumed", "Stopped", "Paused"]
+    log.write_text("".join(f"2026-11-30 08:00:0{i},000 - nova - INFO - "
+                           f"{vm.format(n=i, word=w)}\n" for i, w in enumerate(words)))  # fmt: skip
+    got = botwatch("logs", "errors", str(log), "--records")
+    assert got.returncode == 0, got.stderr
+    rows = [json.loads(line) for line in got.stdout.splitlines()]
+    # The event word's position saw a fourth word on line 6: every line is in one
+    # pattern, the one line 1 started (ids written as lines came would be 1, 2, 1, 3…).
+    assert [r["line"] for r in rows] == list(range(1, 8))
+    assert {r["pattern"] for r in rows} == {rows[0]["pattern"]}
+    assert {r["level"] for r in rows} == {"info"} and all(r["parsed"] for r in rows)
+
+
 def test_bad_input_is_a_clear_error(tmp_path: Path, botwatch: Cli) -> None:
     got = botwatch("logs", "errors", str(tmp_path / "nope.log"))
     assert got.returncode == 2 and "no such file" in got.stderr

@@ -48,8 +48,8 @@ def test_average_grouping_accuracy_over_real_systems() -> None:
     scores = _scores()
     first = [scores[name] for name in FIRST_SET]
     assert sum(first) / len(first) >= 0.90, scores
-    # Every system we hold, the later ones too: 0.8862 when they came (OpenStack,
-    # Windows, Android and Mac pull it under 0.90; issue 4 stays open on that). It
-    # may only go up.
+    # Every system we hold, the later ones too (OpenStack, Windows, Android and Mac
+    # came after the miner was built): 0.8862 before templates split on a position's
+    # few words, 0.9139 since. It may only go up.
     assert len(scores) >= 16
-    assert sum(scores.values()) / len(scores) >= 0.886, scores
+    assert sum(scores.values()) / len(scores) >= 0.913, scores

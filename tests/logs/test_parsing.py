@@ -261,11 +261,12 @@ def test_messages_that_differ_only_in_digits_skip_masking_but_never_cross_codes(
 def test_a_status_code_never_joins_a_position_other_words_made_variable() -> None:
     from botwatch.logs.templates import TemplateMiner
 
-    for order in (["foo", "bar", "429", "500", "429"], ["429", "foo", "bar", "500", "429"]):
+    words = ["foo", "bar", "baz", "qux"]  # more than MAX_WORDS: values, not event names
+    for order in ([*words, "429", "500", "429"], ["429", *words, "500", "429"]):
         miner = TemplateMiner()
         for word in order:
             miner.add(f"HTTP error {word}: retry")
-        # foo and bar are one pattern; 429 and 500 stay apart, whichever came first
+        # The words are one pattern; 429 and 500 stay apart, whichever came first
         # (a code joining the widened position would merge every code into it).
         assert sorted(t.text for t in miner) == [
             "HTTP error 429: retry", "HTTP error 500: retry", "HTTP error <*> retry",
