@@ -69,6 +69,9 @@ _CODE_AFTER = frozenset(
      "request"}
 )  # fmt: skip
 _EDGE = ",;:()[]{}<>\"'"
+_SEP = ",;:)"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z_,]*$")
+"""A key before ``:`` (``index:0``): a name, not a host (``proxy.example.com:80``)."""
 
 
 def _is_code(word: str, before: str, after: str) -> bool:
@@ -91,6 +94,10 @@ def tokens(message: str) -> list[str]:
             masked = rx.sub(repl, masked)
     # Only tokens with a digit need a look (in C for the rest: most words have none).
     out = _DIGIT_TOKEN.sub(_number, masked).split()
+    if WILDCARD in out:
+        out = _units(out)
+    if "true" in masked or "false" in masked or "null" in masked:
+        out = [_BOOL.sub(_bool, w) for w in out]
     if "=" in masked:
         # key=value: the key says what it is, the value varies (user=root, tty=ssh).
         out = [_KV.sub(_kv, w) if "=" in w else w for w in out]
@@ -100,6 +107,32 @@ def tokens(message: str) -> list[str]:
         out = [_EMPTY.get(w) or (w + WILDCARD if w.endswith("=") and len(w) > 1 else w)
                for w in out]  # fmt: skip
     return out
+
+
+_UNIT_WORD = re.compile(
+    r"(?:[KMGTP]?i?B|bytes?|[mnuµ]s|s|secs?|seconds?|mins?|minutes?|%)"
+    r"([,;:.)]?)"
+)
+
+
+def _units(out: list[str]) -> list[str]:
+    """A number and its unit are one value: "93.0 B" and "5.2 KB" are both ``<*>``."""
+    kept: list[str] = []
+    for w in out:
+        if kept and kept[-1] == WILDCARD:
+            m = _UNIT_WORD.fullmatch(w)
+            if m is not None:
+                kept[-1] = WILDCARD + m.group(1)
+                continue
+        kept.append(w)
+    return kept
+
+
+_BOOL = re.compile(r"^([\w.]*[:=])?(?:true|false|null)([,;:.)]?)$")
+
+
+def _bool(m: re.Match[str]) -> str:
+    return f"{m.group(1) or ''}{WILDCARD}{m.group(2)}"
 
 
 _KV = re.compile(r"^([A-Za-z_][\w.-]*)=([^=<\s][^=\s]*?)([,;:)]?)$")
@@ -133,7 +166,12 @@ def _number(m: re.Match[str]) -> str:
     lead = w[: len(w) - len(w.lstrip(_EDGE))]
     trail = w[len(w.rstrip(_EDGE)) :]
     if eq and not _HAS_DIGIT.search(key):
-        return f"{lead}{key}={WILDCARD}{trail}"  # "id=42" → "id=<*>"
+        # "id=42" → "id=<*>"; the value's own brackets are part of it ("{10113}").
+        return f"{lead}{key}={WILDCARD}{trail[-1:] if trail[-1:] in _SEP else ''}"
+    if not eq and ":" in core:
+        key = core.rpartition(":")[0]
+        if _NAME.match(key):
+            return f"{lead}{key}:{WILDCARD}{trail}"  # "index:0" → "index:<*>"
     return f"{lead}{WILDCARD}{trail}"
 
 

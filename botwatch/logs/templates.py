@@ -377,4 +377,6 @@ _CODE = re.compile(r"(?<!\d)[1-5]\d\d(?!\d)")
 
 
 def _variable(tok: str) -> bool:
-    return WILDCARD in tok
+    # A dotted name (a package, a host, a Java class) is as variable as a number: a
+    # message that starts with one should meet its like in the tree.
+    return WILDCARD in tok or tok.strip(".,:;()[]").count(".") >= 2

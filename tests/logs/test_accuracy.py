@@ -49,7 +49,8 @@ def test_average_grouping_accuracy_over_real_systems() -> None:
     first = [scores[name] for name in FIRST_SET]
     assert sum(first) / len(first) >= 0.90, scores
     # Every system we hold, the later ones too (OpenStack, Windows, Android and Mac
-    # came after the miner was built): 0.8862 before templates split on a position's
-    # few words, 0.9139 since. It may only go up.
+    # came after the miner was built): 0.8862 then, 0.9139 once templates split on a
+    # position's few words, 0.9319 with units, booleans, "key:" values and dotted
+    # names. It may only go up.
     assert len(scores) >= 16
-    assert sum(scores.values()) / len(scores) >= 0.913, scores
+    assert sum(scores.values()) / len(scores) >= 0.931, scores
