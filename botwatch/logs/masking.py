@@ -169,7 +169,9 @@ def _number(m: re.Match[str]) -> str:
         # "id=42" → "id=<*>"; the value's own brackets are part of it ("{10113}").
         return f"{lead}{key}={WILDCARD}{trail[-1:] if trail[-1:] in _SEP else ''}"
     if not eq and ":" in core:
-        key = core.rpartition(":")[0]
+        key, _, value = core.rpartition(":")
+        if key.lower() in _CODE_BEFORE and _CODE.match(value):
+            return w  # status:429, as status=429
         if _NAME.match(key):
             return f"{lead}{key}:{WILDCARD}{trail}"  # "index:0" → "index:<*>"
     return f"{lead}{WILDCARD}{trail}"

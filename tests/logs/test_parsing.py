@@ -156,6 +156,7 @@ def test_user_format_errors_are_clear() -> None:
         ("took 12 ms", "took <*>"), ("took 1.5 s.", "took <*>."),
         # A name before ":" keeps it; a value's own brackets are part of the value.
         ("cancelNotification,index:0", "cancelNotification,index:<*>"),
+        ("rejected status:429 code:7", "rejected status:429 code:<*>"),
         ("acquire ws=WorkSource{10113}, uid=1000", "acquire ws=<*>, uid=<*>"),
         # true, false and null are values, alone or after a key.
         ("overlap:false down true x=null", "overlap:<*> down <*> x=<*>"),
