@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 from rich.console import Group, RenderableType
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from botwatch.cli._app import app
@@ -42,6 +41,8 @@ from botwatch.logs.secrets import scan_secrets
 from botwatch.logs.sources import PREFIXES
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from botwatch.config import LoadedConfig
     from botwatch.logs.live import LiveSource
     from botwatch.logs.sources import Source
@@ -178,6 +179,8 @@ def _progress(names: list[str]) -> Iterator[Progress | None]:
         return
     # Redrawn as bytes are read, not by a thread: a large file is scanned by a forked
     # child (botwatch.logs.pipeline), and forking a threaded process is not safe.
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
     progress = Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
         TimeRemainingColumn(), console=err_console, transient=True, auto_refresh=False,

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -29,10 +29,14 @@ from botwatch.cli.logs_cmd import (
     logs_app,
 )  # fmt: skip
 from botwatch.logs.errors import Window
-from botwatch.logs.extract import Extractors
 from botwatch.logs.formats import Format
 from botwatch.logs.record import LogRecord
-from botwatch.logs.stats import LogStats, analyze
+
+if TYPE_CHECKING:
+    # Imported where used: ``botwatch logs errors`` never needs them, and importing
+    # them is part of every command's start-up.
+    from botwatch.logs.extract import Extractors
+    from botwatch.logs.stats import LogStats
 
 Since = Annotated[str | None, typer.Option("--since", help="1h, 7d or an ISO time.")]
 Until = Annotated[str | None, typer.Option("--until", help="1h, 7d or an ISO time.")]
@@ -52,17 +56,18 @@ Source = Annotated[
 
 def _extractors(config: Path) -> Extractors:
     """The built-in extraction rules and the config's ``log_extract`` ones."""
+    from botwatch.logs.extract import Extractors, user_extractors
+
     loaded = _config(config)
     if loaded is None:
         return Extractors()
-    from botwatch.logs.extract import user_extractors
 
     return Extractors(user_extractors(loaded.config.log_extract))
 
 
-View = Callable[[LogStats, ZoneInfo], list[RenderableType]]
+View = Callable[["LogStats", ZoneInfo], list[RenderableType]]
 """A command's view of one source's stats (below its headline)."""
-Part = Callable[[LogStats], dict[str, Any]]
+Part = Callable[["LogStats"], dict[str, Any]]
 """A command's part of the JSON."""
 
 
@@ -81,6 +86,8 @@ def _run(
         _follow(names, tz, window, pattern, line_format, extractors, as_json=as_json,
                 interval=interval, view=view, part=part, level=level)  # fmt: skip
         return
+    from botwatch.logs.stats import LogStats, analyze
+
     with _progress(names) as progress:
         for name in names:
             with _open(name, progress) as (stream, advance):
@@ -106,6 +113,7 @@ def _follow(
     view: View, part: Part, level: str,
 ) -> None:  # fmt: skip
     from botwatch.cli.logs_follow import follow
+    from botwatch.logs.stats import LogStats
 
     stats = {n: LogStats(extractors, tz=tz, window=window, grep=pattern, level=level)
              for n in names}  # fmt: skip

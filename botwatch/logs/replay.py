@@ -15,7 +15,6 @@ from __future__ import annotations
 
 __all__ = ["REMEMBER", "ReplayFilter"]
 
-import hashlib
 from collections import Counter, deque
 
 REMEMBER = 1000
@@ -24,7 +23,9 @@ _DIGEST = 8
 
 
 def _digest(line: bytes) -> bytes:
-    return hashlib.blake2b(line, digest_size=_DIGEST).digest()
+    from hashlib import blake2b  # here: hashlib costs milliseconds at every start
+
+    return blake2b(line, digest_size=_DIGEST).digest()
 
 
 class ReplayFilter:
