@@ -109,6 +109,8 @@ class Monitor:
         self._logs_task: asyncio.Task[None] | None = None
         self._next_logs = 0.0
         self._next_log_save = 0.0
+        self._saved_positions: dict[str, tuple[int, int, str | None]] = {}
+        """Each log's position as last saved (only moved ones are saved again)."""
         self._next_log_sample = 0.0
         self._log_errors: dict[str, str] = {}
         self._logs_closed = False
@@ -270,11 +272,17 @@ class Monitor:
         ]  # fmt: skip
         if events:
             self.store.write(events=events)
+        # Only positions that moved: a command's resume text is up to 16 KB, and most
+        # logs are quiet most of the time.
+        moved = {source: at for source, at in self.logs.positions().items()
+                 if self._saved_positions.get(source) != at}  # fmt: skip
         try:
-            await asyncio.to_thread(self.store.log_positions.save, self.logs.positions(), now, rows)
+            await asyncio.to_thread(self.store.log_positions.save, moved, now, rows)
         except StoreError as e:
             self.logs.give_back(rows)
             log.warning("cannot save log positions (will retry): %s", e)
+        else:
+            self._saved_positions.update(moved)
 
     async def _control(self) -> None:
         """Carry out what ``botwatch start|stop|restart`` asked of this monitor."""

@@ -225,6 +225,53 @@ bots:
     await store.close()
 
 
+async def test_only_positions_that_moved_are_saved_again(tmp_path: Path) -> None:
+    import sqlite3
+
+    log = tmp_path / "bot.log"
+    log.write_text(line(0, "INFO", "started"))
+    (tmp_path / "botwatch.yml").write_text("""
+storage: sqlite:///bw.db
+bots:
+  alpha:
+    logs: [bot.log]
+    checks: {disk: {enabled: false}, logs: {enabled: false}}
+""")
+    loaded = load_config(tmp_path / "botwatch.yml", env={})
+    clock = ManualClock(start=time.time())
+    store = Store.open(loaded.storage_url, clock=clock)
+    await store.start()
+
+    def saved() -> tuple[int, float]:
+        with sqlite3.connect(tmp_path / "bw.db") as db:
+            offset, at = db.execute("SELECT offset, updated_at FROM log_positions").fetchone()
+        return offset, at
+
+    m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
+    try:
+        await m.restore()
+        for _ in range(2):
+            clock.advance(11)
+            await m.tick()
+            await m.wait_background()
+        first = saved()
+        assert first[0] == log.stat().st_size
+        clock.advance(11)
+        await m.tick()  # nothing new: the row is not written again
+        await m.wait_background()
+        assert saved() == first
+        with log.open("a") as f:
+            f.write(line(1, "INFO", "Command: /start"))
+        clock.advance(11)
+        await m.tick()
+        await m.wait_background()
+        offset, at = saved()
+        assert offset == log.stat().st_size > first[0] and at > first[1]
+    finally:
+        await m.close()
+        await store.close()
+
+
 JOURNALCTL = """#!/bin/sh
 echo "$@" >> "$(dirname "$0")/args"
 printf '%s\\n' '{"MESSAGE":"2026-11-30 08:00:01,000 - bot - ERROR - Database connection failed","PRIORITY":"3","__REALTIME_TIMESTAMP":"1764489601000000"}'
