@@ -17,9 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-READ_MAX = 4 * 1024 * 1024
-"""Bytes read per poll at most (a huge backlog is worked through in several polls)."""
-LINE_MAX = 16 * 1024 * 1024
+from botwatch.logs.read import READ_MAX, LineSplitter
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class Follower:
         self._fd: int | None = None
         self._inode: int | None = None
         self._pos = 0  # bytes of the open file consumed (complete lines and the partial)
-        self._partial = b""
+        self._lines = LineSplitter()
         self.rotations = 0
         self.truncations = 0
 
@@ -50,7 +48,7 @@ class Follower:
         """Where to resume (after the last complete line handed out)."""
         if self._inode is None:
             return self._saved
-        return Position(self._inode, self._pos - len(self._partial))
+        return Position(self._inode, self._pos - self._lines.held)
 
     def close(self) -> None:
         """Close the file."""
@@ -71,9 +69,7 @@ class Follower:
         if st.st_ino != self._inode:
             # Renamed away and replaced: finish the old file, then start on the new.
             lines += self._read(to_end=True)
-            if self._partial:
-                lines.append(self._partial)  # the old file's last line, never finished
-                self._partial = b""
+            lines += self._lines.end()  # the old file's last line, never finished
             self.close()
             self.rotations += 1
             self._saved = None
@@ -87,7 +83,8 @@ class Follower:
         except (FileNotFoundError, PermissionError, IsADirectoryError):
             return False
         st = os.fstat(fd)
-        self._fd, self._inode, self._partial = fd, st.st_ino, b""
+        self._fd, self._inode = fd, st.st_ino
+        self._lines.reset()
         saved = self._saved
         if rotated:
             self._pos = 0
@@ -106,20 +103,15 @@ class Follower:
         if size < self._pos:
             # Truncated in place (copytruncate, or `> file`): start again from the top.
             self.truncations += 1
-            self._pos, self._partial = 0, b""
+            self._pos = 0
+            self._lines.reset()
         out: list[bytes] = []
         while self._pos < size:
             chunk = os.pread(self._fd, min(READ_MAX, size - self._pos), self._pos)
             if not chunk:
                 break
             self._pos += len(chunk)
-            data = self._partial + chunk
-            parts = data.split(b"\n")
-            self._partial = parts.pop()
-            if len(self._partial) > LINE_MAX:
-                out.append(self._partial[:LINE_MAX])  # no newline in sight: cut it
-                self._partial = b""
-            out += parts
+            out += self._lines.feed(chunk)
             if not to_end:
                 break  # the rest next poll: one poll's work stays bounded
         return out

@@ -10,8 +10,8 @@ __all__ = ["LiveSource", "StreamFollower", "live_source"]
 import os
 from typing import Protocol
 
-from botwatch.logs.follow import READ_MAX, Follower
-from botwatch.logs.read import MAX_LINE
+from botwatch.logs.follow import Follower
+from botwatch.logs.read import READ_MAX, LineSplitter
 from botwatch.logs.sources import COMMANDS, CommandFollower, parse_source
 
 
@@ -35,9 +35,8 @@ class StreamFollower:
         self.fd = fd
         self._was_blocking = os.get_blocking(fd)
         os.set_blocking(fd, False)
-        self._partial = b""
+        self._lines = LineSplitter()
         self.eof = False
-        self.cut = 0
 
     def poll(self) -> list[bytes]:
         """Whole lines that arrived (never blocks)."""
@@ -55,16 +54,15 @@ class StreamFollower:
                 break
             chunks.append(chunk)
             size += len(chunk)
-        data = self._partial + b"".join(chunks)
-        lines = data.split(b"\n")
-        self._partial = b"" if self.eof else lines.pop()
-        if self.eof and lines and not lines[-1]:
-            lines.pop()  # the final newline
-        if len(self._partial) > MAX_LINE:
-            lines.append(self._partial[:MAX_LINE])  # no end in sight: cut it there
-            self._partial = b""
-            self.cut += 1
+        lines = self._lines.feed(b"".join(chunks))
+        if self.eof:
+            lines += self._lines.end()  # the last line, even without a newline
         return lines
+
+    @property
+    def cut(self) -> int:
+        """Lines past ``MAX_LINE``, cut."""
+        return self._lines.cut
 
     def close(self) -> None:
         """Give the descriptor its blocking mode back."""

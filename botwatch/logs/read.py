@@ -11,7 +11,7 @@ take the memory of the whole file).
 
 from __future__ import annotations
 
-__all__ = ["ERROR_NEEDLES", "MAX_LINE", "LineReader", "decode"]
+__all__ = ["ERROR_NEEDLES", "MAX_LINE", "READ_MAX", "LineReader", "LineSplitter", "decode"]
 
 from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO
@@ -20,6 +20,8 @@ from botwatch.logs.continuation import CONTINUATION
 
 MAX_LINE = 16 * 1024 * 1024
 BLOCK = 1 << 20
+READ_MAX = 4 * 1024 * 1024
+"""Bytes a follower reads at one poll, at most (one poll's work stays bounded)."""
 
 ERROR_NEEDLES: tuple[bytes, ...] = (
     b"ERROR", b"Error", b"error", b"CRITICAL", b"Critical", b"critical", b"FATAL", b"Fatal",
@@ -29,6 +31,58 @@ ERROR_NEEDLES: tuple[bytes, ...] = (
 )  # fmt: skip
 """What an error line of any format we read contains (the parser then decides).
 ``bytes.find`` for each, rather than one regex of alternatives: several times faster."""
+
+
+class LineSplitter:
+    """Bytes as they arrive (a growing file, a pipe) → whole lines, without their
+    newlines. An unfinished line waits for the rest, kept in pieces joined once when
+    it ends (a long line coming in many small reads is not copied at each); a line past
+    ``max_line`` is cut there, and counted in ``cut``."""
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self.max_line = max_line
+        self.cut = 0
+        self.held = 0
+        """Bytes of the unfinished line waiting."""
+        self._pieces: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines ``chunk`` finishes."""
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            if chunk:
+                self._pieces.append(chunk)
+                self.held += len(chunk)
+            # No line end in sight: cut it (a log without newlines must not take the
+            # memory of the whole stream); the rest starts a new line.
+            return self.end() if self.held > self.max_line else []
+        data = b"".join(self._pieces) + chunk[:end] if self._pieces else chunk[:end]
+        rest = chunk[end + 1 :]
+        self._pieces = [rest] if rest else []
+        self.held = len(rest)
+        lines = data.split(b"\n")
+        if len(data) > self.max_line:
+            lines = [self._fit(line) for line in lines]
+        return lines
+
+    def end(self) -> list[bytes]:
+        """The unfinished line as it is (the stream ended, or the file was replaced)."""
+        if not self._pieces:
+            return []
+        line = self._fit(b"".join(self._pieces))
+        self.reset()
+        return [line]
+
+    def reset(self) -> None:
+        """Drop the unfinished line (the file was truncated)."""
+        self._pieces = []
+        self.held = 0
+
+    def _fit(self, line: bytes) -> bytes:
+        if len(line) <= self.max_line:
+            return line
+        self.cut += 1
+        return line[: self.max_line]
 
 
 def decode(raw: bytes) -> str:

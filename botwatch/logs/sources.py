@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
 from botwatch.errors import LogSourceError
-from botwatch.logs.read import MAX_LINE, decode
+from botwatch.logs.read import READ_MAX, LineSplitter, decode
 from botwatch.logs.replay import ReplayFilter
 
 if TYPE_CHECKING:
@@ -78,8 +78,6 @@ that had run for ``BACKOFF_MAX`` before exiting starts the series again at 1 s."
 PROBATION = 2.0
 """Seconds a fresh command's stderr is held back while its stdout is still silent."""
 HOLD_BYTES = 64 * 1024
-READ_MAX = 4 * 1024 * 1024
-"""Bytes read per poll at most (a backlog is worked through in several polls)."""
 DOCKER_SLACK = 1
 """Seconds subtracted from the receipt time of docker's last line on a restart, for
 the time docker took to hand it over (docker's plain output carries no timestamps)."""
@@ -236,8 +234,7 @@ class _Child:
         for fd in (self._out, self._err):
             os.set_blocking(fd, False)
         self._open = [self._out, self._err]
-        self._pending: dict[int, list[bytes]] = {self._out: [], self._err: []}
-        self._pending_size = {self._out: 0, self._err: 0}
+        self._lines = {self._out: LineSplitter(), self._err: LineSplitter()}
         self._stderr_is_log = source.kind != "journald"
         self._clock = clock
         self.started = clock()
@@ -247,7 +244,11 @@ class _Child:
         self._selector: selectors.BaseSelector | None = None
         self.out_seen = False
         self.err_tail: deque[bytes] = deque(maxlen=TAIL_LINES)
-        self.cut = 0
+
+    @property
+    def cut(self) -> int:
+        """Lines past ``MAX_LINE`` (on either pipe), cut."""
+        return sum(lines.cut for lines in self._lines.values())
 
     @property
     def eof(self) -> bool:
@@ -327,30 +328,10 @@ class _Child:
     def _take(self, fd: int, chunk: bytes, out: list[bytes]) -> None:
         if fd == self._out:
             self.out_seen = True
-        pending = self._pending[fd]
-        end = chunk.rfind(b"\n")
-        if end < 0:
-            # No line end yet: keep the pieces (joined once, when the line ends).
-            pending.append(chunk)
-            self._pending_size[fd] += len(chunk)
-            if self._pending_size[fd] > MAX_LINE:
-                self._line(fd, b"".join(pending), out)  # no newline in sight: cut it
-                pending.clear()
-                self._pending_size[fd] = 0
-            return
-        data = b"".join(pending) + chunk[:end] if pending else chunk[:end]
-        pending.clear()
-        rest = chunk[end + 1 :]
-        if rest:
-            pending.append(rest)
-        self._pending_size[fd] = len(rest)
-        for line in data.split(b"\n"):
+        for line in self._lines[fd].feed(chunk):
             self._line(fd, line, out)
 
     def _line(self, fd: int, line: bytes, out: list[bytes]) -> None:
-        if len(line) > MAX_LINE:
-            line = line[:MAX_LINE]
-            self.cut += 1
         if fd == self._out:
             out.append(line)
             return
@@ -367,9 +348,8 @@ class _Child:
         self._open.remove(fd)
         if self._selector is not None:
             self._selector.unregister(fd)
-        if self._pending[fd]:
-            self._line(fd, b"".join(self._pending[fd]), out)  # a last line, never ended
-            self._pending[fd].clear()
+        for line in self._lines[fd].end():  # a last line, never ended
+            self._line(fd, line, out)
 
 
 class _CommandStream(io.RawIOBase):

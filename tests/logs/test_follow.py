@@ -84,3 +84,30 @@ def test_from_end_skips_the_backlog(tmp_path: Path) -> None:
     assert f.poll() == []
     append(log, "new\n")
     assert f.poll() == [b"new"]
+
+
+def test_lines_from_pieces_and_a_line_too_long_is_cut() -> None:
+    from botwatch.logs.read import LineSplitter
+
+    s = LineSplitter(max_line=10)
+    assert s.feed(b"ab") == [] and s.feed(b"c\nde") == [b"abc"] and s.held == 2
+    assert s.feed(b"f\n\ng\n") == [b"def", b"", b"g"] and s.held == 0
+    # No newline in sight past max_line: cut there, the rest starts a new line.
+    out = [line for piece in [b"x" * 4] * 3 for line in s.feed(piece)]
+    assert out == [b"x" * 10] and s.cut == 1 and s.held == 0
+    assert s.feed(b"y" * 25 + b"\nz") == [b"y" * 10]  # a whole long line is cut too
+    assert s.cut == 2 and s.end() == [b"z"] and s.end() == []
+    s.feed(b"half")
+    s.reset()  # the file was truncated: the half line is gone
+    assert s.feed(b"new\n") == [b"new"]
+
+
+def test_a_position_never_counts_a_half_written_line(tmp_path: Path) -> None:
+    log = tmp_path / "bot.log"
+    log.write_bytes(b"one\ntw")
+    f = Follower(log)
+    assert f.poll() == [b"one"]
+    assert f.position is not None and f.position.offset == 4
+    with log.open("ab") as fh:
+        fh.write(b"o\n")
+    assert f.poll() == [b"two"] and f.position.offset == 8
