@@ -3,7 +3,7 @@ found in it."""
 
 from __future__ import annotations
 
-__all__ = ["LEVELS", "LogRecord", "normalize_level"]
+__all__ = ["AS_WRITTEN", "LEVELS", "LogRecord", "normalize_level"]
 
 from dataclasses import dataclass, field
 
@@ -23,7 +23,7 @@ _ALIASES = {
 }  # fmt: skip
 
 
-_AS_WRITTEN = {w: level for alias, level in _ALIASES.items()
+AS_WRITTEN = {w: level for alias, level in _ALIASES.items()
                for w in (alias, alias.upper(), alias.capitalize())}  # fmt: skip
 """The aliases as logs write them (``ERROR``, ``Error``): one lookup for most lines."""
 
@@ -32,7 +32,7 @@ def normalize_level(name: str | None) -> str | None:
     """``WARN``, ``warning``, ``W``, ``40`` → ``warning``; None when unknown."""
     if not name:
         return None
-    level = _AS_WRITTEN.get(name)
+    level = AS_WRITTEN.get(name)
     return level if level is not None else _ALIASES.get(name.strip().lower())
 
 

@@ -53,6 +53,43 @@ def test_each_format_reads_its_lines(
     assert (rec.ts is not None) == (fmt != "python-bare")  # the bare default has no time
 
 
+def test_python_lines_read_by_a_split_as_the_regex_reads_them() -> None:
+    import random
+
+    from botwatch.logs.formats import PythonCommon, RegexFormat
+
+    fmt = PythonCommon()
+    lines = [
+        "2026-11-30 08:00:01,123 - bot.core - ERROR - Failed - twice - over",
+        "2026-11-30 08:00:01 - ERROR - no logger - but dashes",
+        "2026-11-30T08:00:01.5 - bot - WARNING - T separator",
+        "2026-11-30X08:00:01 - bot - ERROR - not ISO enough",
+        "2026-11-30 08:00:01+02:00 - bot - ERROR - zoned",
+        "2026-11-30 08:00:01,123 - my bot - ERROR - a logger with a space",
+        "2026-11-30 08:00:01,123 - \u3000bot - ERROR - other whitespace",
+        "2026-11-30 08:00:01,123 - bot - Information - eleven letters",
+        "2026-11-30 08:00:01,123 - bot - eRRor - odd case",
+        "2026-11-30 08:00:01,123 - bot - 40 - a number",
+        "2026-11-30 08:00:01,123 - bot - NOTALEVEL - m",
+        "2026-11-30 08:00:01,123 - bot - ERROR - ",
+        "2026-11-30 08:00:01,123 -  - ERROR - empty logger",
+        "2026-13-30 08:00:01,123 - bot - ERROR - month 13",
+        "2026-11-30 08:00:01,1234567 - bot - ERROR - long fraction",
+        "2026-11-30 08:00:01,123 - bot - ERROR - multi\nline",
+    ]
+    rng = random.Random(5)
+    parts = ["2026-11-30 08:00:01,123", "2026-11-30 08:00:01", "x", "bot", "a b", "ERROR",
+             "Warning", "crit", "-", "", "msg - more"]  # fmt: skip
+    lines += [" - ".join(rng.choice(parts) for _ in range(rng.randrange(2, 6)))
+              for _ in range(3000)]  # fmt: skip
+    for tz in (ZoneInfo("UTC"), ZoneInfo("Asia/Kathmandu")):
+        for line in lines:
+            fast, slow = fmt.parse(line, tz), RegexFormat.parse(fmt, line, tz)
+            got = None if fast is None else (fast.message, fast.level, fast.ts, fast.logger)
+            want = None if slow is None else (slow.message, slow.level, slow.ts, slow.logger)
+            assert got == want, line
+
+
 def test_detection_picks_the_format_most_lines_are_in() -> None:
     lines = [f"2026-11-30 08:00:0{i},000 - bot - INFO - hello {i}" for i in range(5)]
     assert detect(lines) is FORMATS["python"]
