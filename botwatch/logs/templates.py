@@ -25,7 +25,7 @@ another takes that one's ``id``, so stored patterns stay the same pattern.
 
 from __future__ import annotations
 
-__all__ = ["MAX_MESSAGE", "MAX_WORDS", "Template", "TemplateMiner"]
+__all__ = ["MAX_MESSAGE", "MAX_TEMPLATES", "MAX_WORDS", "OVERFLOW", "Template", "TemplateMiner"]
 
 import re
 from collections.abc import Iterator
@@ -44,6 +44,12 @@ systems in ``benchmarks/logeval``: never split 0.900, 2: 0.931, 3: 0.932, 4 and 
 MAX_SPLIT = 64
 """Templates one cluster may split into; past it the position with the most words
 becomes a value (three such positions are 27 already)."""
+
+MAX_TEMPLATES = 20_000
+"""Templates a miner makes at most (a log of endless unlike messages must not take
+the memory of a monitor that runs for months)."""
+OVERFLOW = "(more kinds of message than botwatch keeps apart)"
+"""The text of the template for what comes past ``MAX_TEMPLATES``."""
 
 Key = tuple[tuple[int, str], ...]
 """A template's words at its cluster's split positions: ((position, word), ...)."""
@@ -119,7 +125,8 @@ class TemplateMiner:
 
     def __init__(
         self, *, depth: int = 2, similarity: float = 0.6, max_children: int = 100,
-        max_cache: int = 200_000, shapes: bool = True, max_words: int = MAX_WORDS,
+        max_cache: int = 50_000, shapes: bool = True, max_words: int = MAX_WORDS,
+        max_clusters: int = 200, max_templates: int = MAX_TEMPLATES,
     ) -> None:  # fmt: skip
         self.depth = depth
         """Tokens (after the length) that pick a leaf."""
@@ -127,6 +134,12 @@ class TemplateMiner:
         self.max_children = max_children
         """Branches per node; past it new tokens share the wildcard branch (so a
         variable the masks miss cannot grow the tree without bound)."""
+        self.max_clusters = max_clusters
+        """Clusters per leaf; past it a message joins the most alike one there."""
+        self.max_templates = max_templates
+        """Templates in all; past it a message joins the most alike cluster of its leaf,
+        or the one overflow template (``OVERFLOW``)."""
+        self._overflowed: Template | None = None
         self.max_cache = max_cache
         """Masked messages, and digit shapes, remembered (each)."""
         self.shapes = shapes
@@ -240,7 +253,9 @@ class TemplateMiner:
             node = nxt
         return node
 
-    def _best(self, leaf: _Node, toks: list[str]) -> _Cluster | None:
+    def _best(self, leaf: _Node, toks: list[str], *, anyhow: bool = False) -> _Cluster | None:
+        """The leaf's cluster most like ``toks``, if alike enough (``anyhow``: however
+        little, as long as nothing forbids it)."""
         best: _Cluster | None = None
         best_score = -1.0
         n = len(toks)
@@ -265,22 +280,30 @@ class TemplateMiner:
                 if score > best_score or (score == best_score and best is not None
                                           and wild > best.tokens.count(WILDCARD)):  # fmt: skip
                     best, best_score = c, score
-        if best is not None and best_score >= self.similarity:
+        if best is not None and (anyhow or best_score >= self.similarity):
             return best
         return None
 
     def _place(self, toks: list[str]) -> Template:
         leaf = self._leaf(toks, create=True)
         assert leaf is not None
+        full = len(self._all) >= self.max_templates
         c = self._best(leaf, toks)
+        if c is None and (full or len(leaf.clusters) >= self.max_clusters):
+            # A full leaf, or a full miner: the message joins the cluster most like it.
+            # Endless unlike messages (garbage) then cost a bounded look and bounded
+            # memory, in a monitor that runs for months.
+            c = self._best(leaf, toks, anyhow=True)
         if c is None:
+            if full:
+                return self._overflow()
             c = _Cluster(list(toks))
             leaf.clusters.append(c)
         else:
             for i, (a, b) in enumerate(zip(c.tokens, toks, strict=True)):
                 if a != b and a != WILDCARD:
                     c.tokens[i] = WILDCARD
-                    if self.max_words > 1 and _word(a) and _word(b):
+                    if self.max_words > 1 and not full and _word(a) and _word(b):
                         # Every message so far had ``a`` here: the templates so far
                         # are the ``a`` ones, and this message starts the ``b`` one.
                         c.splits[i] = {a}
@@ -289,7 +312,7 @@ class TemplateMiner:
                             old.key = _with(old.key, i, a)
             for i, words in list(c.splits.items()):
                 words.add(toks[i])
-                if len(words) > self.max_words or not _word(toks[i]):
+                if len(words) > self.max_words or not _word(toks[i]) or full:
                     self._unsplit(c, i)
             while c.splits and len(c.templates) >= MAX_SPLIT:
                 self._unsplit(c, max(c.splits, key=lambda i: len(c.splits[i])))
@@ -299,6 +322,14 @@ class TemplateMiner:
             t = c.templates[key] = Template(len(self._all) + 1, c, key)
             self._all.append(t)
         return t
+
+    def _overflow(self) -> Template:
+        """The one template for what comes past ``max_templates`` and is like nothing
+        kept."""
+        if self._overflowed is None:
+            self._overflowed = Template(len(self._all) + 1, _Cluster(OVERFLOW.split()))
+            self._all.append(self._overflowed)
+        return self._overflowed
 
     def _unsplit(self, c: _Cluster, pos: int) -> None:
         """Position ``pos`` of ``c`` holds values: templates differing only there merge

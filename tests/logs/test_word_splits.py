@@ -141,3 +141,30 @@ def test_the_monitor_keeps_a_merged_template_in_its_first_row(tmp_path: Path) ->
     again.add(LogRecord(VM.format(n=5, word="Paused"), "error", 300.0), 300.0)
     rows, new = again.take()
     assert [r["key"] for r in rows] == [first] and new == []
+
+
+def test_endless_unlike_messages_take_bounded_templates() -> None:
+    import random
+
+    from botwatch.logs.templates import OVERFLOW
+
+    rng = random.Random(2)
+    vocabulary = ["".join(rng.choice("abcdefghij") for _ in range(6)) for _ in range(3000)]
+    m = TemplateMiner(max_templates=50)
+    known = m.add("Database connection failed: could not connect to server")
+    for _ in range(2000):
+        m.add(" ".join(rng.choice(vocabulary) for _ in range(rng.randrange(2, 9))))
+    assert len(m) <= 51
+    # What was kept still matches exactly; garbage past the cap joins the most alike
+    # cluster of its leaf, or the one overflow template.
+    again = m.add("Database connection failed: could not connect to server")
+    assert (
+        again is known and known.text == "Database connection failed: could not connect to server"
+    )
+    assert OVERFLOW in {t.text for t in m}
+    # One leaf (same length, same first words): 226 templates for 300 such messages
+    # without a bound; with 5 clusters a leaf, a few (words may still split a cluster).
+    leaf_full = TemplateMiner(max_clusters=5)
+    for _ in range(300):
+        leaf_full.add("job started " + " ".join(rng.choice(vocabulary) for _ in range(4)))
+    assert len(leaf_full) <= 10
