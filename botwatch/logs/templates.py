@@ -113,6 +113,10 @@ class _Cluster:
     templates: dict[Key, Template] = field(default_factory=dict)
     """The live templates by their words at the split positions."""
 
+    def key_of(self, toks: list[str]) -> Key:
+        """The key of the template a message of these tokens belongs to."""
+        return tuple((i, toks[i]) for i in sorted(self.splits))
+
 
 @dataclass
 class _Node:
@@ -161,7 +165,7 @@ class TemplateMiner:
         return [t for t in self._all if t._merged is None]
 
     def __len__(self) -> int:
-        return sum(t._merged is None for t in self._all)
+        return len(self._all) - self.merges  # each merge retires one template
 
     def __iter__(self) -> Iterator[Template]:
         return iter(self.templates)
@@ -228,7 +232,7 @@ class TemplateMiner:
         c = self._best(leaf, toks)
         if c is None:
             return None
-        return c.templates.get(tuple((p, toks[p]) for p in sorted(c.splits)))
+        return c.templates.get(c.key_of(toks))
 
     # ---- the tree -----------------------------------------------------------------
 
@@ -307,16 +311,16 @@ class TemplateMiner:
                         # Every message so far had ``a`` here: the templates so far
                         # are the ``a`` ones, and this message starts the ``b`` one.
                         c.splits[i] = {a}
-                        c.templates = {_with(k, i, a): t for k, t in c.templates.items()}
                         for old in c.templates.values():
                             old.key = _with(old.key, i, a)
+                        c.templates = {old.key: old for old in c.templates.values()}
             for i, words in list(c.splits.items()):
                 words.add(toks[i])
                 if len(words) > self.max_words or not _word(toks[i]) or full:
                     self._unsplit(c, i)
             while c.splits and len(c.templates) >= MAX_SPLIT:
                 self._unsplit(c, max(c.splits, key=lambda i: len(c.splits[i])))
-        key = tuple((i, toks[i]) for i in sorted(c.splits))
+        key = c.key_of(toks)
         t = c.templates.get(key)
         if t is None:
             t = c.templates[key] = Template(len(self._all) + 1, c, key)
@@ -349,9 +353,13 @@ class TemplateMiner:
         c.templates = kept
 
 
+_PUNCT = ".,:;()[]"
+"""Punctuation around a word that does not make it another word."""
+
+
 def _word(tok: str) -> bool:
     """A plain word (maybe with punctuation around it): what can name an event."""
-    return tok.strip(".,:;()[]").isalpha()
+    return tok.strip(_PUNCT).isalpha()
 
 
 def _with(key: Key, pos: int, word: str) -> Key:
@@ -411,4 +419,4 @@ _CODE = re.compile(r"(?<!\d)[1-5]\d\d(?!\d)")
 def _variable(tok: str) -> bool:
     # A dotted name (a package, a host, a Java class) is as variable as a number: a
     # message that starts with one should meet its like in the tree.
-    return WILDCARD in tok or tok.strip(".,:;()[]").count(".") >= 2
+    return WILDCARD in tok or tok.strip(_PUNCT).count(".") >= 2
