@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from botwatch.logs.categories import categorize
 from botwatch.logs.patterns import example_of
 from botwatch.logs.record import LogRecord
-from botwatch.logs.templates import Template, TemplateMiner
+from botwatch.logs.templates import ByTemplate, TemplateMiner
 
 if TYPE_CHECKING:
     from botwatch.store.logpos import StoredPattern
@@ -43,14 +43,12 @@ class BotPatterns:
     def __init__(self, bot: str, stored: Iterable[StoredPattern] = ()) -> None:
         self.bot = bot
         self.miner = TemplateMiner()
-        self.keys: dict[tuple[int, str | None], str] = {}
-        """Stored keys by (template id, exception) as the ids are now."""
-        self._keyed: list[tuple[Template, str | None, str]] = []
-        """Every template given a key, oldest first (to re-key after merges)."""
-        self._merges = 0
+        self.keys = ByTemplate[str](self.miner)
+        """Stored keys by (template, exception): a merged template's records go to the
+        row of the oldest template it joined, not to a new row."""
         self.known: set[str] = set()
         for s in stored:
-            self._key(self.miner.add(s.text), s.exc_type, s.key)
+            self.keys.add(self.miner.add(s.text), s.exc_type, s.key)
             self.known.add(s.key)
         self.pending: dict[str, Row] = {}
         self.new: list[Row] = []
@@ -59,17 +57,10 @@ class BotPatterns:
     def add(self, rec: LogRecord, now: float) -> None:
         """Count one error record."""
         t = self.miner.add(rec.message.split("\n", 1)[0])
-        if self._merges != self.miner.merges:
-            # Templates merged (their words were values): a merged one's records go to
-            # the row of the oldest template it joined, not to a new row.
-            self._merges = self.miner.merges
-            self.keys = {}
-            for old, exc_type, k in self._keyed:
-                self.keys.setdefault((old.id, exc_type), k)
-        key = self.keys.get((t.id, rec.exc_type))
+        key = self.keys.get(t.id, rec.exc_type)
         if key is None:
             key = pattern_key(t.text, rec.exc_type) if len(self.keys) < MAX_PATTERNS else OVERFLOW
-            self._key(t, rec.exc_type, key)
+            self.keys.add(t, rec.exc_type, key)
         ts = rec.ts if rec.ts is not None else now
         text = t.text if key != OVERFLOW else "(more patterns than botwatch keeps)"
         if key in self.pending:
@@ -85,10 +76,6 @@ class BotPatterns:
         if key not in self.known:
             self.known.add(key)
             self.new.append(row)
-
-    def _key(self, t: Template, exc_type: str | None, key: str) -> None:
-        self.keys.setdefault((t.id, exc_type), key)
-        self._keyed.append((t, exc_type, key))
 
     def take(self) -> tuple[list[Row], list[Row]]:
         """The rows to add to the store since the last call, and the new patterns."""

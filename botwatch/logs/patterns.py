@@ -16,7 +16,7 @@ from botwatch.logs.categories import Category, categorize, retry_after
 from botwatch.logs.formats import HourOfDay
 from botwatch.logs.record import LogRecord
 from botwatch.logs.secrets import redact_text
-from botwatch.logs.templates import Template, TemplateMiner
+from botwatch.logs.templates import ByTemplate, Template, TemplateMiner
 
 EXAMPLES = 3
 
@@ -106,32 +106,15 @@ class ErrorPatterns:
         self.patterns: dict[tuple[int, str | None], Pattern] = {}
         self.records = 0
         self._hour = HourOfDay(self.tz)
-        self.seeded = False
-        """Whether the monitor's stored patterns were taught (``seed``)."""
-        self._seeded: list[tuple[Template, str | None, float]] = []
-        self._since: dict[tuple[int, str | None], float] = {}
-        self._since_at = 0
-        """``miner.merges`` when ``_since`` was worked out (ids change with merges)."""
+        self._since = ByTemplate[float](self.miner, pick=min)
+        """When the monitor first saw each stored pattern (``seed``)."""
 
     def seed(self, known: Iterable[tuple[str, str | None, float]]) -> None:
         """Teach the miner the patterns the monitor stored — (template, exception,
         first seen), oldest first — so this read groups as the monitor did and each
         pattern knows since when it exists."""
-        self.seeded = True
         for text, exc_type, first_seen in known:
-            self._seeded.append((self.miner.add(text), exc_type, first_seen))
-        self._since_at = -1
-
-    def known_since(self, key: tuple[int, str | None]) -> float | None:
-        """When the monitor first saw the pattern ``key`` (template id, exception)."""
-        if self._since_at != self.miner.merges:
-            # A stored pattern's template may have merged since: key by ids as now.
-            self._since = {}
-            for t, exc_type, first in self._seeded:
-                k = (t.id, exc_type)
-                self._since[k] = min(first, self._since.get(k, first))
-            self._since_at = self.miner.merges
-        return self._since.get(key)
+            self._since.add(self.miner.add(text), exc_type, first_seen)
 
     def add(self, rec: LogRecord, *, previous: bool = False) -> Pattern:
         """Count ``rec`` in its pattern (``previous``: it is from the window before)."""
@@ -141,8 +124,7 @@ class ErrorPatterns:
         p = self.patterns.get(key)
         if p is None:
             p = self.patterns[key] = Pattern(t, rec.exc_type, first_line=rec.line)
-            if self.seeded:
-                p.known_since = self.known_since(key)
+            p.known_since = self._since.get(*key)
         if previous:
             p.previous += 1
             return p

@@ -25,11 +25,15 @@ another takes that one's ``id``, so stored patterns stay the same pattern.
 
 from __future__ import annotations
 
-__all__ = ["MAX_MESSAGE", "MAX_TEMPLATES", "MAX_WORDS", "OVERFLOW", "Template", "TemplateMiner"]
+__all__ = [
+    "MAX_MESSAGE", "MAX_TEMPLATES", "MAX_WORDS", "OVERFLOW", "ByTemplate", "Template",
+    "TemplateMiner",
+]  # fmt: skip
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from botwatch.logs.masking import WILDCARD, tokens
 
@@ -355,6 +359,52 @@ class TemplateMiner:
 
 _PUNCT = ".,:;()[]"
 """Punctuation around a word that does not make it another word."""
+
+
+V = TypeVar("V")
+
+
+class ByTemplate(Generic[V]):
+    """Values kept per (template, tag), found by the template's ``id`` as it is now: when
+    templates merge, the values of every merged one answer for the survivor (``pick``
+    chooses between two; by default the one kept first)."""
+
+    def __init__(self, miner: TemplateMiner, pick: Callable[[V, V], V] | None = None) -> None:
+        self._miner = miner
+        self._pick = pick
+        self._items: list[tuple[Template, Hashable, V]] = []
+        self._index: dict[tuple[int, Hashable], V] = {}
+        self._merges = miner.merges
+
+    def add(self, t: Template, tag: Hashable, value: V) -> None:
+        """Keep ``value`` for ``t`` (and ``tag``)."""
+        index = self._current()
+        self._items.append((t, tag, value))
+        self._put(index, (t.id, tag), value)
+
+    def get(self, ident: int, tag: Hashable) -> V | None:
+        """The value for the template whose id is now ``ident`` (and ``tag``)."""
+        return self._current().get((ident, tag))
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def _current(self) -> dict[tuple[int, Hashable], V]:
+        if self._merges != self._miner.merges:  # ids changed: key them as they are now
+            self._merges = self._miner.merges
+            self._index = {}
+            for t, tag, value in self._items:
+                self._put(self._index, (t.id, tag), value)
+        return self._index
+
+    def _put(self, index: dict[tuple[int, Hashable], V], key: tuple[int, Hashable],
+             value: V) -> None:  # fmt: skip
+        kept = index.get(key)
+        index[key] = value if kept is None else (self._pick or _first)(kept, value)
+
+
+def _first(kept: V, new: V) -> V:
+    return kept
 
 
 def _word(tok: str) -> bool:
