@@ -16,6 +16,7 @@ from __future__ import annotations
 __all__ = ["REMEMBER", "ReplayFilter"]
 
 from collections import Counter, deque
+from hashlib import blake2b
 
 REMEMBER = 1000
 """Lines remembered (16 hex characters each when saved)."""
@@ -23,8 +24,6 @@ _DIGEST = 8
 
 
 def _digest(line: bytes) -> bytes:
-    from hashlib import blake2b  # here: hashlib costs milliseconds at every start
-
     return blake2b(line, digest_size=_DIGEST).digest()
 
 

@@ -58,10 +58,11 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
 from botwatch.errors import LogSourceError
 from botwatch.logs.read import READ_MAX, LineSplitter, decode
-from botwatch.logs.replay import ReplayFilter
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
+
+    from botwatch.logs.replay import ReplayFilter
 
 Kind = Literal["file", "cmd", "journald", "docker", "pm2"]
 KINDS: tuple[Kind, ...] = ("cmd", "journald", "docker", "pm2")
@@ -472,6 +473,9 @@ class CommandFollower:
         """cmd: the last lines handed out, to drop the history a start prints again."""
         if source.kind == "cmd":
             kind, _, value = (resume or "").partition("=")
+            # Loaded here, for cmd: sources only (hashlib costs every start milliseconds).
+            from botwatch.logs.replay import ReplayFilter
+
             self._replay = ReplayFilter(value if kind == "lines" else None)
         elif resume is not None:
             kind, _, value = resume.partition("=")

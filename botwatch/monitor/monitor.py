@@ -31,6 +31,7 @@ from botwatch.probes import Probe, ProbeContext, ProbeResult, Status, build_prob
 from botwatch.rules.files import Rule, config_rules
 from botwatch.series import AnySample, Event, SampleGroup
 from botwatch.store import ProbeResultRow, Store
+from botwatch.store.logpos import SavedPosition
 
 log = logging.getLogger("botwatch.monitor")
 
@@ -109,7 +110,7 @@ class Monitor:
         self._logs_task: asyncio.Task[None] | None = None
         self._next_logs = 0.0
         self._next_log_save = 0.0
-        self._saved_positions: dict[str, tuple[int, int, str | None]] = {}
+        self._saved_positions: dict[str, SavedPosition] = {}
         """Each log's position as last saved (only moved ones are saved again)."""
         self._next_log_sample = 0.0
         self._log_errors: dict[str, str] = {}
