@@ -164,9 +164,8 @@ alerting: {{interval: 1s}}
         await store.close()
 
 
-async def test_error_patterns_are_kept_per_bot_across_restarts(tmp_path: Path) -> None:
-    log = tmp_path / "bot.log"
-    log.write_text("")
+async def _file_world(tmp_path: Path) -> tuple[LoadedConfig, ManualClock, Store]:
+    """A config whose bot ``alpha`` reads ``bot.log``, a clock and a started store."""
     (tmp_path / "botwatch.yml").write_text("""
 storage: sqlite:///bw.db
 bots:
@@ -178,20 +177,30 @@ bots:
     clock = ManualClock(start=time.time())
     store = Store.open(loaded.storage_url, clock=clock)
     await store.start()
+    return loaded, clock, store
+
+
+async def _tick(m: Monitor, clock: ManualClock, seconds: float = 11.0) -> None:
+    """Time passes (a save of positions is due every 10 s) and the monitor ticks."""
+    clock.advance(seconds)
+    await m.tick()
+    await m.wait_background()
+
+
+async def test_error_patterns_are_kept_per_bot_across_restarts(tmp_path: Path) -> None:
+    log = tmp_path / "bot.log"
+    log.write_text("")
+    loaded, clock, store = await _file_world(tmp_path)
     t0 = clock.time()
 
     async def run_once(lines: list[str]) -> None:
         m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
         try:
             await m.restore()
-            clock.advance(11)
-            await m.tick()
-            await m.wait_background()
+            await _tick(m, clock)
             with log.open("a") as f:
                 f.writelines(lines)
-            clock.advance(11)
-            await m.tick()
-            await m.wait_background()
+            await _tick(m, clock)
         finally:
             await m.close()
             await store.flush()
@@ -230,17 +239,7 @@ async def test_only_positions_that_moved_are_saved_again(tmp_path: Path) -> None
 
     log = tmp_path / "bot.log"
     log.write_text(line(0, "INFO", "started"))
-    (tmp_path / "botwatch.yml").write_text("""
-storage: sqlite:///bw.db
-bots:
-  alpha:
-    logs: [bot.log]
-    checks: {disk: {enabled: false}, logs: {enabled: false}}
-""")
-    loaded = load_config(tmp_path / "botwatch.yml", env={})
-    clock = ManualClock(start=time.time())
-    store = Store.open(loaded.storage_url, clock=clock)
-    await store.start()
+    loaded, clock, store = await _file_world(tmp_path)
 
     def saved() -> tuple[int, float]:
         with sqlite3.connect(tmp_path / "bw.db") as db:
@@ -250,21 +249,15 @@ bots:
     m = Monitor(loaded, store, ctx=ProbeContext(clock=clock), clock=clock)
     try:
         await m.restore()
-        for _ in range(2):
-            clock.advance(11)
-            await m.tick()
-            await m.wait_background()
+        await _tick(m, clock)
+        await _tick(m, clock)
         first = saved()
         assert first[0] == log.stat().st_size
-        clock.advance(11)
-        await m.tick()  # nothing new: the row is not written again
-        await m.wait_background()
+        await _tick(m, clock)  # nothing new: the row is not written again
         assert saved() == first
         with log.open("a") as f:
             f.write(line(1, "INFO", "Command: /start"))
-        clock.advance(11)
-        await m.tick()
-        await m.wait_background()
+        await _tick(m, clock)
         offset, at = saved()
         assert offset == log.stat().st_size > first[0] and at > first[1]
     finally:
